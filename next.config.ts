@@ -1,0 +1,10 @@
+import type { NextConfig } from "next";
+
+const nextConfig: NextConfig = {
+  // PGlite ships WebAssembly and data files it loads from its own package folder at run time;
+  // bundling would separate them from it.
+  serverExternalPackages: ["@electric-sql/pglite", "pglite-prisma-adapter", "pg"],
+  poweredByHeader: false,
+};
+
+export default nextConfig;

@@ -1,0 +1,9 @@
+import { handlers } from "@/server/http/app";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+export function POST(request: Request) {
+  return handlers.mcp(request);
+}
+export { POST as GET, POST as DELETE };

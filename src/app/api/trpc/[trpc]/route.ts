@@ -1,0 +1,9 @@
+import { handlers } from "@/server/http/app";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+export function GET(request: Request) {
+  return handlers.trpc(request);
+}
+export { GET as POST };

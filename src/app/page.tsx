@@ -1,0 +1,18 @@
+import { ProjectsOverview } from "./_components/projects-overview";
+
+export default function HomePage() {
+  return (
+    <main className="mx-auto max-w-5xl px-6 py-10">
+      <header className="mb-8 flex items-baseline justify-between">
+        <div>
+          <h1 className="text-2xl font-bold tracking-tight">Mailroom</h1>
+          <p className="text-sm text-muted-foreground">Projects and the agents working in them.</p>
+        </div>
+        <a className="text-sm text-primary underline-offset-4 hover:underline" href="/api/health">
+          health
+        </a>
+      </header>
+      <ProjectsOverview />
+    </main>
+  );
+}

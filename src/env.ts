@@ -1,0 +1,48 @@
+import { z } from "zod";
+
+// The one reader of process.env. Every setting is validated here, once, with its default, so a
+// typo in a deployment fails at start with the variable's name rather than deep inside a request.
+
+const bool = z
+  .enum(["1", "0", "true", "false", "yes", "no", "on", "off"])
+  .transform((value) => ["1", "true", "yes", "on"].includes(value));
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  APP_ENVIRONMENT: z.string().min(1).default("development"),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => value || undefined)
+    .pipe(z.url({ protocol: /^postgres(ql)?$/, error: "DATABASE_URL must be a postgres:// or postgresql:// URL" }).optional()),
+  DATA_DIR: z.string().min(1).default("./data"),
+  DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  HOSTNAME: z.string().min(1).default("127.0.0.1"),
+  AGENT_NAME_ENFORCEMENT_MODE: z.enum(["coerce", "strict", "always_auto"]).default("coerce"),
+  MAILROOM_MIGRATE_ON_START: bool.default(true),
+  MCP_TOOLS_PROFILE: z.enum(["full", "core"]).default("full"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+});
+
+export type Env = z.infer<typeof schema>;
+
+function parseEnv(source: NodeJS.ProcessEnv): Env {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`Invalid environment:\n${problems.join("\n")}`);
+  }
+  return parsed.data;
+}
+
+export const env: Env = parseEnv(process.env);
+
+/** Secrets that must never be printed: the database password is redacted from its URL. */
+export function redactedDatabaseUrl(url: string | undefined = env.DATABASE_URL): string {
+  if (!url) return "pglite (embedded)";
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
+}

@@ -1,0 +1,12 @@
+import { agentsRouter } from "./routers/agents";
+import { projectsRouter } from "./routers/projects";
+import { systemRouter } from "./routers/system";
+import { router } from "./trpc";
+
+export const appRouter = router({
+  system: systemRouter,
+  projects: projectsRouter,
+  agents: agentsRouter,
+});
+
+export type AppRouter = typeof appRouter;

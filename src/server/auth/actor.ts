@@ -1,0 +1,33 @@
+// Who is calling. Every surface turns its request into an Actor through resolveActor (see
+// ./resolve-actor.ts) and every service receives it in its context.
+
+export type Role = "read" | "write" | "admin";
+
+export interface Actor {
+  /** Stable label for logs and audit: "local", "user:3", "token:7", … */
+  principal: string;
+  kind: "local" | "user" | "token";
+  roles: ReadonlySet<Role>;
+  /** Project slugs this actor may touch; "*" means all. */
+  projectScopes: "*" | readonly string[];
+  /** Set when the credential itself is bound to one agent (it then proves that agent's identity). */
+  agent?: { id: number; projectId: number; name: string };
+}
+
+export function hasRole(actor: Actor, role: Role): boolean {
+  if (actor.roles.has("admin")) return true;
+  if (role === "read") return actor.roles.has("read") || actor.roles.has("write");
+  return actor.roles.has(role);
+}
+
+export function canAccessProject(actor: Actor, slug: string): boolean {
+  return actor.projectScopes === "*" || actor.projectScopes.includes(slug);
+}
+
+/** The operator of a local, single-user install: everything is allowed. */
+export const LOCAL_OPERATOR: Actor = {
+  principal: "local",
+  kind: "local",
+  roles: new Set<Role>(["read", "write", "admin"]),
+  projectScopes: "*",
+};

@@ -1,0 +1,96 @@
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { TRPCError } from "@trpc/server";
+import { serveMcp, type ToolProfile } from "@/mcp/server";
+import { appRouter } from "@/server/api/root";
+import { resolveActor } from "@/server/auth/resolve-actor";
+import type { Database } from "@/server/db/client";
+import { AppError, toAppError } from "@/server/errors";
+import type { ServiceConfig, ServiceContext } from "@/server/services/context";
+
+// Framework-free request handlers (Request → Response). The Next route files re-export them, and
+// the integration tests serve the very same functions over node:http.
+
+export interface HandlerDeps {
+  database: () => Promise<Database>;
+  config: ServiceConfig;
+  defaultToolProfile?: ToolProfile;
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", "cache-control": "no-store", ...headers },
+  });
+}
+
+function jsonRpcError(status: number, message: string, headers: Record<string, string> = {}): Response {
+  return json(status, { jsonrpc: "2.0", error: { code: -32000, message }, id: null }, headers);
+}
+
+export function createHandlers(deps: HandlerDeps) {
+  async function context(request: Request): Promise<ServiceContext> {
+    const actor = await resolveActor(request);
+    const database = await deps.database();
+    return { db: database.prisma, actor, config: deps.config };
+  }
+
+  return {
+    /** Liveness: answers without touching the database. */
+    health(): Response {
+      return json(200, { status: "ok", timestamp: new Date().toISOString() });
+    },
+
+    /** Readiness: one database round trip. */
+    async ready(): Promise<Response> {
+      try {
+        const database = await deps.database();
+        await database.ping();
+        return json(200, { status: "ready", database: database.kind });
+      } catch (error) {
+        console.error("[ready] database check failed:", error);
+        return json(503, { status: "unavailable", detail: "database unreachable" });
+      }
+    },
+
+    async mcp(request: Request): Promise<Response> {
+      if (request.method !== "POST") {
+        return jsonRpcError(405, "Method not allowed: this MCP endpoint is stateless; send JSON-RPC with POST.", { allow: "POST" });
+      }
+      let ctx: ServiceContext;
+      try {
+        ctx = await context(request);
+      } catch (error) {
+        const appError = toAppError(error);
+        if (appError.code === "INTERNAL_ERROR") console.error("[mcp] context failed:", error);
+        return jsonRpcError(appError.httpStatus, appError.message);
+      }
+      const requested = new URL(request.url).searchParams.get("profile");
+      const profile: ToolProfile = requested === "core" || requested === "full" ? requested : (deps.defaultToolProfile ?? "full");
+      return serveMcp(request, ctx, profile);
+    },
+
+    trpc(request: Request): Promise<Response> {
+      return fetchRequestHandler({
+        endpoint: "/api/trpc",
+        req: request,
+        router: appRouter,
+        createContext: async () => {
+          try {
+            return await context(request);
+          } catch (error) {
+            const appError = toAppError(error);
+            if (appError.code === "INTERNAL_ERROR") console.error("[trpc] context failed:", error);
+            throw new TRPCError({ code: appError.trpcCode, message: appError.message });
+          }
+        },
+        onError: ({ error, path }) => {
+          if (error.code === "INTERNAL_SERVER_ERROR" && !(error.cause instanceof AppError)) {
+            console.error(`[trpc] ${path ?? "?"} failed:`, error.cause ?? error);
+          }
+        },
+      });
+    },
+  };
+}
+
+export type Handlers = ReturnType<typeof createHandlers>;

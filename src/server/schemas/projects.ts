@@ -1,0 +1,19 @@
+import { z } from "zod";
+import { outputFormat, projectKey } from "./common";
+
+export const healthCheckInput = z.strictObject({ format: outputFormat });
+
+export const ensureProjectInput = z.strictObject({
+  human_key: z
+    .string()
+    .trim()
+    .min(1, "human_key is required")
+    .max(1024)
+    .describe("Absolute path of the repository/working directory (e.g. /data/projects/backend). Its slug becomes the project id."),
+  identity_mode: z.string().nullish().describe("Ignored; accepted for compatibility."),
+  format: outputFormat,
+});
+export type EnsureProjectInput = z.infer<typeof ensureProjectInput>;
+
+export const projectLookupInput = z.strictObject({ project_key: projectKey });
+export type ProjectLookupInput = z.infer<typeof projectLookupInput>;

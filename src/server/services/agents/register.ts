@@ -1,0 +1,164 @@
+import type { Agent, Project } from "@/generated/prisma/client";
+import { AppError } from "@/server/errors";
+import type { CreateAgentIdentityInput, RegisterAgentInput } from "@/server/schemas/agents";
+import type { ServiceContext } from "../context";
+import { resolveProject } from "../projects/projects";
+import { authenticateAgent, findAgent, requireAgent } from "./authenticate";
+import {
+  ADJECTIVES,
+  NOUNS,
+  canonicalMemorableName,
+  detectNameMistake,
+  validNameForm,
+  type NameMode,
+} from "./names";
+import { hashToken, mintToken } from "./tokens";
+import { agentView, type AgentView } from "./views";
+
+export type RegisteredAgent = AgentView & { registration_token: string | null };
+
+interface AgentFields {
+  program: string;
+  model: string;
+  taskDescription: string;
+  attachmentsPolicy: string;
+}
+
+const ATTACHMENT_POLICIES = new Set(["auto", "inline", "file"]);
+
+function fieldsFrom(input: { program: string; model: string; task_description: string; attachments_policy: string }): AgentFields {
+  const program = input.program.trim();
+  const model = input.model.trim();
+  if (!program) throw new AppError("EMPTY_PROGRAM", "program must not be empty (e.g. claude-code).", { field: "program" });
+  if (!model) throw new AppError("EMPTY_MODEL", "model must not be empty (e.g. opus-4.1).", { field: "model" });
+  const policy = input.attachments_policy.trim().toLowerCase();
+  return {
+    program,
+    model,
+    taskDescription: input.task_description,
+    attachmentsPolicy: ATTACHMENT_POLICIES.has(policy) ? policy : "auto",
+  };
+}
+
+function invalidNameError(supplied: string): AppError {
+  const mistake = detectNameMistake(supplied);
+  if (mistake) return new AppError(mistake.type, mistake.message, { field: "name" });
+  return new AppError(
+    "INVALID_AGENT_NAME",
+    `Invalid agent name format: '${supplied.trim()}'. Use an adjective+noun name such as GreenLake, or an explicit id containing '-', '_' or '.' such as alpha-one.`,
+    { field: "name" },
+  );
+}
+
+/** The name to use for a supplied name under the enforcement mode; undefined means generate one. */
+function requestedName(supplied: string | null | undefined, mode: NameMode): string | undefined {
+  if (mode === "always_auto" || !supplied?.trim()) return undefined;
+  const valid = validNameForm(supplied);
+  if (valid) return canonicalMemorableName(valid) ?? valid;
+  if (mode === "strict") throw invalidNameError(supplied);
+  return undefined;
+}
+
+/** Inserts the agent unless the name is taken; returns null when it was (ON CONFLICT DO NOTHING). */
+async function insertAgent(
+  ctx: ServiceContext,
+  project: Project,
+  name: string,
+  fields: AgentFields,
+  tokenHash: string,
+): Promise<Agent | null> {
+  return ctx.db.$transaction(async (tx) => {
+    const [created] = await tx.agent.createManyAndReturn({
+      data: [{ projectId: project.id, name, nameKey: name.toLowerCase(), registrationTokenHash: tokenHash, ...fields }],
+      skipDuplicates: true,
+    });
+    if (!created) return null;
+    await tx.archiveOutbox.create({
+      data: { projectId: project.id, kind: "agent_profile", payload: { project: project.slug, agent: { ...agentView(created) } } },
+    });
+    return created;
+  });
+}
+
+async function insertWithGeneratedName(ctx: ServiceContext, project: Project, fields: AgentFields, token: string): Promise<Agent> {
+  for (let attempt = 0; attempt < 8; attempt += 1) {
+    const taken = new Set(
+      (await ctx.db.agent.findMany({ where: { projectId: project.id }, select: { nameKey: true } })).map((a) => a.nameKey),
+    );
+    const free = ADJECTIVES.flatMap((adjective) => NOUNS.map((noun) => `${adjective}${noun}`)).filter(
+      (name) => !taken.has(name.toLowerCase()),
+    );
+    if (free.length === 0) {
+      throw new AppError("CONFLICT", `Every generated agent name is in use in project '${project.slug}'; pass an explicit id such as alpha-one.`);
+    }
+    const candidate = free[Math.floor(Math.random() * free.length)]!;
+    const created = await insertAgent(ctx, project, candidate, fields, hashToken(token));
+    if (created) return created;
+  }
+  throw new AppError("CONFLICT", "Could not allocate a free agent name; try again.");
+}
+
+async function updateExisting(
+  ctx: ServiceContext,
+  project: Project,
+  existing: Agent,
+  fields: AgentFields,
+  token: string | null | undefined,
+): Promise<RegisteredAgent> {
+  authenticateAgent(ctx, existing, token, {
+    action: `Re-registering existing agent '${existing.name}'`,
+    tokenParam: "registration_token",
+  });
+  const minted = existing.registrationTokenHash ? undefined : mintToken();
+  const updated = await ctx.db.$transaction(async (tx) => {
+    const agent = await tx.agent.update({
+      where: { id: existing.id },
+      data: { ...fields, lastActiveTs: new Date(), ...(minted ? { registrationTokenHash: hashToken(minted) } : {}) },
+    });
+    await tx.archiveOutbox.create({
+      data: { projectId: project.id, kind: "agent_profile", payload: { project: project.slug, agent: { ...agentView(agent) } } },
+    });
+    return agent;
+  });
+  return { ...agentView(updated), registration_token: minted ?? token ?? null };
+}
+
+/**
+ * register_agent: creates the agent, or updates an existing one (same name, any case) for a
+ * caller that proves it owns it. Two concurrent registrations of one new name produce one agent;
+ * the slower caller is asked for the winner's registration_token.
+ */
+export async function registerAgent(ctx: ServiceContext, input: RegisterAgentInput): Promise<RegisteredAgent> {
+  const fields = fieldsFrom(input);
+  const project = await resolveProject(ctx.db, input.project_key);
+  const name = requestedName(input.name, ctx.config.nameMode);
+  if (name) {
+    const existing = await findAgent(ctx.db, project, name);
+    if (existing) return updateExisting(ctx, project, existing, fields, input.registration_token);
+    const token = mintToken();
+    const created = await insertAgent(ctx, project, name, fields, hashToken(token));
+    if (created) return { ...agentView(created), registration_token: token };
+    const winner = await requireAgent(ctx.db, project, name);
+    return updateExisting(ctx, project, winner, fields, input.registration_token);
+  }
+  const token = mintToken();
+  const created = await insertWithGeneratedName(ctx, project, fields, token);
+  return { ...agentView(created), registration_token: token };
+}
+
+/** create_agent_identity: always a new agent; the hint is used when it is valid and free. */
+export async function createAgentIdentity(ctx: ServiceContext, input: CreateAgentIdentityInput): Promise<RegisteredAgent> {
+  const fields = fieldsFrom(input);
+  const project = await resolveProject(ctx.db, input.project_key);
+  const token = mintToken();
+  const hint = requestedName(input.name_hint, ctx.config.nameMode);
+  if (hint) {
+    const created = await insertAgent(ctx, project, hint, fields, hashToken(token));
+    if (created) return { ...agentView(created), registration_token: token };
+    if (ctx.config.nameMode === "strict") {
+      throw new AppError("NAME_TAKEN", `Agent name '${hint}' is already in use in project '${project.slug}'.`, { field: "name_hint" });
+    }
+  }
+  const created = await insertWithGeneratedName(ctx, project, fields, token);
+  return { ...agentView(created), registration_token: token };
+}
