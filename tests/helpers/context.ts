@@ -1,0 +1,16 @@
+import { LOCAL_OPERATOR } from "@/server/auth/actor";
+import type { Database } from "@/server/db/client";
+import type { ServiceConfig, ServiceContext } from "@/server/services/context";
+
+export const testConfig: ServiceConfig = {
+  environment: "test",
+  nameMode: "coerce",
+  databaseLabel: "test-database",
+  httpHost: "127.0.0.1",
+  httpPort: 0,
+  mcpPath: "/api/mcp",
+};
+
+export function serviceContext(database: Database, config: Partial<ServiceConfig> = {}): ServiceContext {
+  return { db: database.prisma, actor: LOCAL_OPERATOR, config: { ...testConfig, ...config } };
+}
