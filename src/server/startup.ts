@@ -8,7 +8,7 @@ import { getDatabase } from "./db/client";
  */
 export async function openAtStartup(): Promise<void> {
   try {
-    const database = await getDatabase();
+    await getDatabase();
     console.log(`[mailroom] database ready: ${redactedDatabaseUrl()}`);
   } catch (error) {
     console.error(`[mailroom] cannot open the database: ${(error as Error).message}`);

@@ -6,7 +6,7 @@ import { openDatabase, type Database } from "@/server/db/client";
  * A fresh, migrated database for one test file: an in-memory PGlite by default, or a brand-new
  * database on the Postgres server named by TEST_DATABASE_URL (dropped again by `close`).
  */
-export async function openTestDatabase(): Promise<Database & { label: string }> {
+export async function openTestDatabase(): Promise<Database & { label: string; url?: string }> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     const database = await openDatabase({ dataDir: "memory://", migrate: true });
@@ -23,6 +23,7 @@ export async function openTestDatabase(): Promise<Database & { label: string }> 
   const close = database.close.bind(database);
   return Object.assign(database, {
     label: "postgres",
+    url: url.toString(),
     close: async () => {
       await close();
       const cleanup = new pg.Client({ connectionString: serverUrl });

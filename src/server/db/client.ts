@@ -6,7 +6,7 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import { env } from "@/env";
 import { PrismaClient } from "@/generated/prisma/client";
 import { acquireDataDirLock } from "./data-dir-lock";
-import { applyMigrations, type MigrationReport, type SqlSession } from "./migrate";
+import { applyMigrations, type MigrationFile, type MigrationReport, type SqlSession } from "./migrate";
 
 export type Prisma = PrismaClient;
 
@@ -16,7 +16,8 @@ export interface Database {
   prisma: PrismaClient;
   /** One statement, outside Prisma: readiness probes and LISTEN/NOTIFY plumbing. */
   ping(): Promise<void>;
-  migrate(): Promise<MigrationReport>;
+  /** Applies the project's migrations (or the given list) under the migration lock. */
+  migrate(migrations?: MigrationFile[]): Promise<MigrationReport>;
   close(): Promise<void>;
   pool?: pg.Pool;
   pglite?: PGlite;
@@ -61,10 +62,10 @@ async function openPostgres(url: string, poolMax: number): Promise<Database> {
     ping: async () => {
       await pool.query("SELECT 1");
     },
-    migrate: async () => {
+    migrate: async (migrations) => {
       const client = await pool.connect();
       try {
-        return await applyMigrations(pgSession(client));
+        return await applyMigrations(pgSession(client), migrations);
       } finally {
         client.release();
       }
@@ -95,7 +96,7 @@ async function openPGlite(dataDir: string): Promise<Database> {
     ping: async () => {
       await pglite.query("SELECT 1");
     },
-    migrate: () => applyMigrations(pgliteSession(pglite)),
+    migrate: (migrations) => applyMigrations(pgliteSession(pglite), migrations),
     close: async () => {
       await prisma.$disconnect();
       await pglite.close();

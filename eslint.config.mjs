@@ -1,0 +1,24 @@
+import { defineConfig, globalIgnores } from "eslint/config";
+import nextVitals from "eslint-config-next/core-web-vitals";
+import nextTs from "eslint-config-next/typescript";
+
+export default defineConfig([
+  ...nextVitals,
+  ...nextTs,
+  globalIgnores([".next/**", "node_modules/**", "src/generated/**", "data/**", "bench/results/**", "test-results/**", "next-env.d.ts"]),
+  {
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "no-console": "off",
+    },
+  },
+  {
+    // The environment is read in one place only (src/env.ts); Next's build-time NEXT_RUNTIME
+    // constant in instrumentation.ts is the single exception.
+    files: ["src/**/*.{ts,tsx}"],
+    ignores: ["src/env.ts", "src/instrumentation.ts"],
+    rules: {
+      "no-restricted-properties": ["error", { object: "process", property: "env", message: "Read configuration through src/env.ts." }],
+    },
+  },
+]);
