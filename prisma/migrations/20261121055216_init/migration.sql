@@ -42,11 +42,21 @@ CREATE TABLE "messages" (
     "ack_required" BOOLEAN NOT NULL DEFAULT false,
     "created_ts" TIMESTAMPTZ(6) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "attachments" JSONB NOT NULL DEFAULT '[]',
-    "idempotency_key" TEXT,
     -- Edited by hand: Prisma cannot express a generated column (see schema.prisma).
     "search" tsvector GENERATED ALWAYS AS (setweight(to_tsvector('english'::regconfig, subject), 'A'::"char") || setweight(to_tsvector('english'::regconfig, body_md), 'B'::"char")) STORED,
 
     CONSTRAINT "messages_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "idempotency_keys" (
+    "sender_id" INTEGER NOT NULL,
+    "key" TEXT NOT NULL,
+    "tool" TEXT NOT NULL,
+    "message_ids" INTEGER[],
+    "created_ts" TIMESTAMPTZ(6) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "idempotency_keys_pkey" PRIMARY KEY ("sender_id","key")
 );
 
 -- CreateTable
@@ -130,6 +140,7 @@ CREATE TABLE "product_project_links" (
 CREATE TABLE "message_summaries" (
     "id" SERIAL NOT NULL,
     "project_id" INTEGER NOT NULL,
+    "agent_id" INTEGER,
     "summary_text" TEXT NOT NULL,
     "start_ts" TIMESTAMPTZ(6) NOT NULL,
     "end_ts" TIMESTAMPTZ(6) NOT NULL,
@@ -242,9 +253,6 @@ CREATE INDEX "messages_sender_id_created_ts_idx" ON "messages"("sender_id", "cre
 CREATE INDEX "messages_search_idx" ON "messages" USING GIN ("search");
 
 -- CreateIndex
-CREATE UNIQUE INDEX "messages_sender_id_idempotency_key_key" ON "messages"("sender_id", "idempotency_key");
-
--- CreateIndex
 CREATE INDEX "message_recipients_agent_id_message_id_idx" ON "message_recipients"("agent_id", "message_id" DESC);
 
 -- CreateIndex
@@ -278,7 +286,7 @@ CREATE INDEX "product_project_links_project_id_idx" ON "product_project_links"("
 CREATE UNIQUE INDEX "product_project_links_product_id_project_id_key" ON "product_project_links"("product_id", "project_id");
 
 -- CreateIndex
-CREATE INDEX "message_summaries_project_id_end_ts_idx" ON "message_summaries"("project_id", "end_ts" DESC);
+CREATE INDEX "message_summaries_project_id_agent_id_end_ts_idx" ON "message_summaries"("project_id", "agent_id", "end_ts" DESC);
 
 -- CreateIndex
 CREATE INDEX "window_identities_project_id_expires_ts_idx" ON "window_identities"("project_id", "expires_ts");
@@ -309,6 +317,9 @@ ALTER TABLE "messages" ADD CONSTRAINT "messages_project_id_fkey" FOREIGN KEY ("p
 
 -- AddForeignKey
 ALTER TABLE "messages" ADD CONSTRAINT "messages_sender_id_fkey" FOREIGN KEY ("sender_id") REFERENCES "agents"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "idempotency_keys" ADD CONSTRAINT "idempotency_keys_sender_id_fkey" FOREIGN KEY ("sender_id") REFERENCES "agents"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
 -- AddForeignKey
 ALTER TABLE "message_recipients" ADD CONSTRAINT "message_recipients_message_id_fkey" FOREIGN KEY ("message_id") REFERENCES "messages"("id") ON DELETE CASCADE ON UPDATE CASCADE;
@@ -342,6 +353,9 @@ ALTER TABLE "product_project_links" ADD CONSTRAINT "product_project_links_projec
 
 -- AddForeignKey
 ALTER TABLE "message_summaries" ADD CONSTRAINT "message_summaries_project_id_fkey" FOREIGN KEY ("project_id") REFERENCES "projects"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "message_summaries" ADD CONSTRAINT "message_summaries_agent_id_fkey" FOREIGN KEY ("agent_id") REFERENCES "agents"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
 -- AddForeignKey
 ALTER TABLE "window_identities" ADD CONSTRAINT "window_identities_project_id_fkey" FOREIGN KEY ("project_id") REFERENCES "projects"("id") ON DELETE CASCADE ON UPDATE CASCADE;
