@@ -40,22 +40,25 @@ function fieldsFrom(input: { program: string; model: string; task_description: s
   };
 }
 
-function invalidNameError(supplied: string): AppError {
+function invalidNameError(supplied: string, field: string): AppError {
   const mistake = detectNameMistake(supplied);
-  if (mistake) return new AppError(mistake.type, mistake.message, { field: "name" });
+  if (mistake) return new AppError(mistake.type, mistake.message, { field });
   return new AppError(
     "INVALID_AGENT_NAME",
     `Invalid agent name format: '${supplied.trim()}'. Use an adjective+noun name such as GreenLake, or an explicit id containing '-', '_' or '.' such as alpha-one.`,
-    { field: "name" },
+    { field },
   );
 }
 
-/** The name to use for a supplied name under the enforcement mode; undefined means generate one. */
-function requestedName(supplied: string | null | undefined, mode: NameMode): string | undefined {
+/**
+ * The name to use for a supplied name under the enforcement mode; undefined means generate one.
+ * `field` is the argument the name came in (name on register_agent, name_hint on create_agent_identity).
+ */
+function requestedName(supplied: string | null | undefined, mode: NameMode, field: string): string | undefined {
   if (mode === "always_auto" || !supplied?.trim()) return undefined;
   const valid = validNameForm(supplied);
   if (valid) return canonicalMemorableName(valid) ?? valid;
-  if (mode === "strict") throw invalidNameError(supplied);
+  if (mode === "strict") throw invalidNameError(supplied, field);
   return undefined;
 }
 
@@ -131,7 +134,7 @@ async function updateExisting(
 export async function registerAgent(ctx: ServiceContext, input: RegisterAgentInput): Promise<RegisteredAgent> {
   const fields = fieldsFrom(input);
   const project = await resolveProject(ctx.db, input.project_key);
-  const name = requestedName(input.name, ctx.config.nameMode);
+  const name = requestedName(input.name, ctx.config.nameMode, "name");
   if (name) {
     const existing = await findAgent(ctx.db, project, name);
     if (existing) return updateExisting(ctx, project, existing, fields, input.registration_token);
@@ -151,7 +154,7 @@ export async function createAgentIdentity(ctx: ServiceContext, input: CreateAgen
   const fields = fieldsFrom(input);
   const project = await resolveProject(ctx.db, input.project_key);
   const token = mintToken();
-  const hint = requestedName(input.name_hint, ctx.config.nameMode);
+  const hint = requestedName(input.name_hint, ctx.config.nameMode, "name_hint");
   if (hint) {
     const created = await insertAgent(ctx, project, hint, fields, hashToken(token));
     if (created) return { ...agentView(created), registration_token: token };

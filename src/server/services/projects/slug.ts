@@ -18,7 +18,10 @@ export function isAbsoluteKey(value: string): boolean {
 export function normalizeHumanKey(value: string): string {
   const trimmed = value.trim();
   if (path.win32.isAbsolute(trimmed) && !path.posix.isAbsolute(trimmed)) {
-    return path.win32.normalize(trimmed).replace(/[\\/]+$/, "") || trimmed;
+    const normalized = path.win32.normalize(trimmed);
+    // The root of a drive or share (`C:\`, `\\server\share\`) keeps its separator: `C:` alone is
+    // a drive-relative path, not an absolute one.
+    return normalized === path.win32.parse(normalized).root ? normalized : normalized.replace(/[\\/]+$/, "");
   }
   const normalized = path.posix.normalize(trimmed);
   return normalized.length > 1 ? normalized.replace(/\/+$/, "") : normalized;
