@@ -50,7 +50,9 @@ export async function ensureProject(ctx: ServiceContext, input: EnsureProjectInp
 
 function canonicalIdentifier(value: string): string {
   const expanded = value.startsWith("~") ? path.join(os.homedir(), value.slice(1)) : value;
-  return normalizeHumanKey(path.resolve(expanded));
+  // An absolute key (POSIX or Windows `C:\…`) is only normalised, as ensure_project does; resolving
+  // a Windows key against a POSIX cwd would turn `C:\repo\` into `/cwd/C:\repo\`.
+  return normalizeHumanKey(isAbsoluteKey(expanded) ? expanded : path.resolve(expanded));
 }
 
 /** Finds a project by slug, human key or path-like identifier; never creates one. */
