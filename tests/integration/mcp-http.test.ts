@@ -114,6 +114,11 @@ describe("MCP over Streamable HTTP", () => {
     }
   });
 
+  it("answers an unknown tool with a tool error", async () => {
+    const text = await callError(client, "no_such_tool", {});
+    expect(text).toBe("NOT_FOUND: Unknown tool 'no_such_tool'.");
+  });
+
   it("health_check echoes the configuration", async () => {
     const health = await callOk(client, "health_check", {});
     expect(health).toEqual({ status: "ok", environment: "test", http_host: "127.0.0.1", http_port: 0, database_url: "test-database" });

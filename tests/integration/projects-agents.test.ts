@@ -142,6 +142,14 @@ describe("project lookup", () => {
     }
   });
 
+  it("finds a Windows project by its key in any spelling (not resolved against the server's POSIX cwd)", async () => {
+    const windows = await ensure(coerce, "E:\\Work\\Lookup\\Repo");
+    for (const key of ["E:\\Work\\Lookup\\Repo", "E:\\Work\\Lookup\\Repo\\", "E:/Work/Lookup/Repo", "e:\\work\\lookup\\repo", "E:\\Work\\Other\\..\\Lookup\\Repo"]) {
+      const project = await resolveProject(db.prisma, key);
+      expect(project.id).toBe(windows.id);
+    }
+  });
+
   it("resolves 'Backend' to the project created from /Backend", async () => {
     const project = await resolveProject(db.prisma, "Backend");
     expect(project.slug).toBe("backend");
