@@ -23,6 +23,12 @@ const schema = z.object({
   AGENT_NAME_ENFORCEMENT_MODE: z.enum(["coerce", "strict", "always_auto"]).default("coerce"),
   MAILROOM_MIGRATE_ON_START: bool.default(true),
   MCP_TOOLS_PROFILE: z.enum(["full", "core"]).default("full"),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(256 * 1024),
+  MAX_RECIPIENTS: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** OpenAI-compatible endpoint for refining thread summaries; unset = heuristic summaries only. */
+  LLM_BASE_URL: z.url().optional(),
+  LLM_API_KEY: z.string().optional(),
+  LLM_MODEL: z.string().default("gpt-4o-mini"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 

@@ -9,6 +9,8 @@ export const testConfig: ServiceConfig = {
   httpHost: "127.0.0.1",
   httpPort: 0,
   mcpPath: "/api/mcp",
+  maxBodyBytes: 256 * 1024,
+  maxRecipients: 100,
 };
 
 export function serviceContext(database: Database, config: Partial<ServiceConfig> = {}): ServiceContext {

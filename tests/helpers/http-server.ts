@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Database } from "@/server/db/client";
+import { createEventBus, type EventBus } from "@/server/events/bus";
 import { createHandlers, type Handlers } from "@/server/http/handlers";
 import type { ServiceConfig } from "@/server/services/context";
 import { testConfig } from "./context";
@@ -31,6 +32,7 @@ function route(handlers: Handlers, request: Request): Promise<Response> | Respon
   if (pathname.startsWith("/api/trpc/")) return handlers.trpc(request);
   if (pathname === "/api/health") return handlers.health();
   if (pathname === "/api/ready") return handlers.ready();
+  if (pathname === "/api/events") return handlers.events(request);
   return new Response("not found", { status: 404 });
 }
 
@@ -40,7 +42,9 @@ export interface TestServer {
 }
 
 export async function startTestServer(database: Database, config: Partial<ServiceConfig> = {}): Promise<TestServer> {
-  const handlers = createHandlers({ database: async () => database, config: { ...testConfig, ...config } });
+  let bus: Promise<EventBus> | undefined;
+  const events = () => (bus ??= createEventBus(database, database.url));
+  const handlers = createHandlers({ database: async () => database, events, config: { ...testConfig, ...config } });
   const server = createServer((req, res) => {
     const base = `http://${req.headers.host ?? "127.0.0.1"}`;
     toRequest(req, base)
@@ -54,6 +58,10 @@ export async function startTestServer(database: Database, config: Partial<Servic
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      if (bus) await (await bus).close();
+    },
   };
 }

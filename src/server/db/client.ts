@@ -5,6 +5,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { env } from "@/env";
 import { PrismaClient } from "@/generated/prisma/client";
+import { createEventBus, type EventBus } from "@/server/events/bus";
 import { acquireDataDirLock } from "./data-dir-lock";
 import { applyMigrations, type MigrationFile, type MigrationReport, type SqlSession } from "./migrate";
 
@@ -13,6 +14,8 @@ export type Prisma = PrismaClient;
 /** The database a process talks to: a Postgres server (pool) or the embedded PGlite. */
 export interface Database {
   kind: "postgres" | "pglite";
+  /** The Postgres URL (with credentials) when kind is postgres; the event bus opens its own LISTEN connection. */
+  url?: string;
   prisma: PrismaClient;
   /** One statement, outside Prisma: readiness probes and LISTEN/NOTIFY plumbing. */
   ping(): Promise<void>;
@@ -57,6 +60,7 @@ async function openPostgres(url: string, poolMax: number): Promise<Database> {
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     kind: "postgres",
+    url,
     prisma,
     pool,
     ping: async () => {
@@ -120,9 +124,9 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   return db;
 }
 
-// One database per process, opened on first use (never while `next build` imports route modules)
+// One database and one event bus per process, opened on first use (never while `next build` imports route modules)
 // and kept on globalThis so that Next's module reloading in development does not open a second one.
-const holder = globalThis as typeof globalThis & { __mailroomDb?: Promise<Database> };
+const holder = globalThis as typeof globalThis & { __mailroomDb?: Promise<Database>; __mailroomBus?: Promise<EventBus> };
 
 export function getDatabase(): Promise<Database> {
   holder.__mailroomDb ??= openDatabase({
@@ -134,4 +138,14 @@ export function getDatabase(): Promise<Database> {
     throw error;
   });
   return holder.__mailroomDb;
+}
+
+export function getEventBus(): Promise<EventBus> {
+  holder.__mailroomBus ??= getDatabase()
+    .then((database) => createEventBus(database, database.url))
+    .catch((error: unknown) => {
+      holder.__mailroomBus = undefined;
+      throw error;
+    });
+  return holder.__mailroomBus;
 }

@@ -4,6 +4,8 @@ import { serveMcp, type ToolProfile } from "@/mcp/server";
 import { appRouter } from "@/server/api/root";
 import { resolveActor } from "@/server/auth/resolve-actor";
 import type { Database } from "@/server/db/client";
+import type { EventBus } from "@/server/events/bus";
+import { mailEvents, type StreamEvent } from "@/server/services/messages/stream";
 import { AppError, toAppError } from "@/server/errors";
 import type { ServiceConfig, ServiceContext } from "@/server/services/context";
 
@@ -12,6 +14,7 @@ import type { ServiceConfig, ServiceContext } from "@/server/services/context";
 
 export interface HandlerDeps {
   database: () => Promise<Database>;
+  events: () => Promise<EventBus>;
   config: ServiceConfig;
   defaultToolProfile?: ToolProfile;
 }
@@ -30,8 +33,8 @@ function jsonRpcError(status: number, message: string, headers: Record<string, s
 export function createHandlers(deps: HandlerDeps) {
   async function context(request: Request): Promise<ServiceContext> {
     const actor = await resolveActor(request);
-    const database = await deps.database();
-    return { db: database.prisma, actor, config: deps.config };
+    const [database, events] = await Promise.all([deps.database(), deps.events()]);
+    return { db: database.prisma, actor, config: deps.config, events, signal: request.signal };
   }
 
   return {
@@ -69,6 +72,25 @@ export function createHandlers(deps: HandlerDeps) {
       return serveMcp(request, ctx, profile);
     },
 
+    /** Server-Sent Events: ?project=…[&agent=…&agent_token=…] — new mail, reads and acks. */
+    async events(request: Request): Promise<Response> {
+      const url = new URL(request.url);
+      let stream: AsyncGenerator<StreamEvent>;
+      try {
+        const ctx = await context(request);
+        const projectKey = url.searchParams.get("project");
+        if (!projectKey) throw new AppError("INVALID_ARGUMENT", "project parameter is required for the events stream.");
+        stream = mailEvents(ctx, { project_key: projectKey, agent_name: url.searchParams.get("agent"), agent_token: url.searchParams.get("agent_token") }, request.signal);
+        // Authorisation happens before the first event: surface its failure as an HTTP status.
+        const first = await stream.next();
+        return sse(first.done ? undefined : first.value, stream, request.signal);
+      } catch (error) {
+        const appError = toAppError(error);
+        if (appError.code === "INTERNAL_ERROR") console.error("[events] failed:", error);
+        return json(appError.httpStatus, { error: { type: appError.code, message: appError.message } });
+      }
+    },
+
     trpc(request: Request): Promise<Response> {
       return fetchRequestHandler({
         endpoint: "/api/trpc",
@@ -94,3 +116,37 @@ export function createHandlers(deps: HandlerDeps) {
 }
 
 export type Handlers = ReturnType<typeof createHandlers>;
+
+const KEEPALIVE_MS = 15_000;
+
+function sse(first: StreamEvent | undefined, rest: AsyncGenerator<StreamEvent>, signal: AbortSignal): Response {
+  const encoder = new TextEncoder();
+  const frame = (event: StreamEvent) => encoder.encode(`event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`);
+  let keepalive: ReturnType<typeof setInterval> | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      controller.enqueue(encoder.encode("retry: 3000\n\n"));
+      if (first) controller.enqueue(frame(first));
+      keepalive = setInterval(() => controller.enqueue(encoder.encode(": keepalive\n\n")), KEEPALIVE_MS);
+      try {
+        for await (const event of rest) controller.enqueue(frame(event));
+      } catch (error) {
+        if (!signal.aborted) console.error("[events] stream failed:", error);
+      } finally {
+        clearInterval(keepalive);
+        try {
+          controller.close();
+        } catch {
+          // Already closed by the client going away.
+        }
+      }
+    },
+    cancel() {
+      clearInterval(keepalive);
+      void rest.return(undefined);
+    },
+  });
+  return new Response(body, {
+    headers: { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" },
+  });
+}

@@ -1,6 +1,7 @@
 import { env, redactedDatabaseUrl } from "@/env";
 import type { Actor } from "@/server/auth/actor";
 import type { Prisma } from "@/server/db/client";
+import type { EventBus } from "@/server/events/bus";
 import type { NameMode } from "./agents/names";
 
 /** Settings the services read; built from the environment, overridable per context in tests. */
@@ -11,6 +12,10 @@ export interface ServiceConfig {
   httpHost: string;
   httpPort: number;
   mcpPath: string;
+  maxBodyBytes: number;
+  maxRecipients: number;
+  /** OpenAI-compatible chat endpoint for summary refinement; undefined keeps summaries heuristic. */
+  llm?: { baseUrl: string; apiKey?: string; model: string };
 }
 
 export function configFromEnv(): ServiceConfig {
@@ -21,6 +26,9 @@ export function configFromEnv(): ServiceConfig {
     httpHost: env.HOSTNAME,
     httpPort: env.PORT,
     mcpPath: "/api/mcp",
+    maxBodyBytes: env.MAX_BODY_BYTES,
+    maxRecipients: env.MAX_RECIPIENTS,
+    llm: env.LLM_BASE_URL ? { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, model: env.LLM_MODEL } : undefined,
   };
 }
 
@@ -29,4 +37,8 @@ export interface ServiceContext {
   db: Prisma;
   actor: Actor;
   config: ServiceConfig;
+  /** Wake-ups for wait_for_mail and /api/events; absent in contexts that never wait. */
+  events?: EventBus;
+  /** Aborted when the caller goes away: long waits stop early. */
+  signal?: AbortSignal;
 }

@@ -1,0 +1,262 @@
+import { Prisma as P } from "@/generated/prisma/client";
+import type { Prisma } from "./client";
+
+// The mail hot paths in SQL: one statement per send (messages, recipients, archive outbox,
+// idempotency record, sender activity and the NOTIFY wake-ups commit together or not at all),
+// and single-join reads for inboxes, threads and search. Everything is parameterised through
+// Prisma's tagged templates.
+
+export const MAIL_EVENTS_CHANNEL = "mailroom_events";
+
+export interface MessageRow {
+  id: number;
+  project_id: number;
+  sender_id: number;
+  thread_id: string | null;
+  topic: string | null;
+  subject: string;
+  importance: string;
+  ack_required: boolean;
+  created_ts: Date;
+  attachments: unknown;
+  body_md: string | null;
+  sender_name: string;
+  sender_project_id: number;
+  sender_project_slug: string;
+  sender_project_key: string;
+  /** The viewer's own recipient row, when it has one. */
+  kind: string | null;
+  read_ts: Date | null;
+  ack_ts: Date | null;
+}
+
+function messageColumns(includeBodies: boolean) {
+  return P.sql`m.id, m.project_id, m.sender_id, m.thread_id, m.topic, m.subject, m.importance, m.ack_required,
+    m.created_ts, m.attachments, CASE WHEN ${includeBodies}::boolean THEN m.body_md END AS body_md,
+    s.name AS sender_name, s.project_id AS sender_project_id, sp.slug AS sender_project_slug, sp.human_key AS sender_project_key`;
+}
+
+const SENDER_JOIN = P.sql`JOIN agents s ON s.id = m.sender_id JOIN projects sp ON sp.id = s.project_id`;
+
+export interface DeliveryInput {
+  projectId: number;
+  recipients: { agentId: number; kind: "to" | "cc" | "bcc" }[];
+}
+
+export interface NewMessage {
+  senderId: number;
+  threadId: string | null;
+  topic: string | null;
+  subject: string;
+  bodyMd: string;
+  importance: string;
+  ackRequired: boolean;
+  deliveries: DeliveryInput[];
+  idempotency?: { key: string; tool: string };
+}
+
+export interface InsertedMessage {
+  id: number;
+  project_id: number;
+  created_ts: Date;
+}
+
+/** Inserts every delivery of one send in a single statement; throws unique_violation on a replayed key. */
+export async function insertMessages(db: Prisma, input: NewMessage): Promise<InsertedMessage[]> {
+  const projectIds = input.deliveries.map((delivery) => delivery.projectId);
+  const flat = input.deliveries.flatMap((delivery) =>
+    delivery.recipients.map((recipient) => ({ projectId: delivery.projectId, ...recipient })),
+  );
+  const key = input.idempotency?.key ?? null;
+  const tool = input.idempotency?.tool ?? null;
+  return db.$queryRaw<InsertedMessage[]>`
+    WITH input AS (
+      SELECT project_id, ord FROM unnest(${projectIds}::int[]) WITH ORDINALITY AS d(project_id, ord)
+    ), msg AS (
+      INSERT INTO messages (project_id, sender_id, thread_id, topic, subject, body_md, importance, ack_required)
+      SELECT project_id, ${input.senderId}, ${input.threadId}, ${input.topic}, ${input.subject}, ${input.bodyMd},
+             ${input.importance}, ${input.ackRequired} FROM input ORDER BY ord
+      RETURNING id, project_id, created_ts
+    ), rcpt AS (
+      INSERT INTO message_recipients (message_id, agent_id, kind)
+      SELECT msg.id, r.agent_id, r.kind
+      FROM unnest(${flat.map((r) => r.projectId)}::int[], ${flat.map((r) => r.agentId)}::int[], ${flat.map((r) => r.kind)}::text[])
+        AS r(project_id, agent_id, kind)
+      JOIN msg ON msg.project_id = r.project_id
+      RETURNING message_id, agent_id
+    ), outbox AS (
+      INSERT INTO archive_outbox (project_id, kind, payload)
+      SELECT project_id, 'message', jsonb_build_object('message_id', id) FROM msg
+    ), touched AS (
+      UPDATE agents SET last_active_ts = now() WHERE id = ${input.senderId}
+    ), idem AS (
+      INSERT INTO idempotency_keys (sender_id, key, tool, message_ids)
+      SELECT ${input.senderId}, ${key}::text, ${tool}::text, array_agg(id ORDER BY id) FROM msg
+      HAVING ${key}::text IS NOT NULL
+    )
+    SELECT msg.id, msg.project_id, msg.created_ts,
+      pg_notify(${MAIL_EVENTS_CHANNEL}, json_build_object(
+        't', 'message', 'p', msg.project_id, 'm', msg.id, 's', ${input.senderId}::int,
+        'a', (SELECT json_agg(agent_id) FROM rcpt WHERE rcpt.message_id = msg.id))::text)::text AS notified
+    FROM msg ORDER BY msg.id`.then((rows) => rows.map(({ id, project_id, created_ts }) => ({ id, project_id, created_ts })));
+}
+
+export interface RecipientQuery {
+  agentId: number;
+  limit: number;
+  includeBodies: boolean;
+  urgentOnly?: boolean;
+  unreadOnly?: boolean;
+  ackPending?: boolean;
+  /** Only messages created at or before this instant (ack-overdue views). */
+  createdAtOrBefore?: Date;
+  since?: Date | null;
+  sinceId?: number | null;
+  beforeId?: number | null;
+  topic?: string | null;
+}
+
+/** An agent's received messages (to, cc and bcc rows), newest first. */
+export async function recipientMessages(db: Prisma, query: RecipientQuery): Promise<MessageRow[]> {
+  const conditions = [P.sql`r.agent_id = ${query.agentId}`];
+  if (query.urgentOnly) conditions.push(P.sql`m.importance IN ('high', 'urgent')`);
+  if (query.unreadOnly) conditions.push(P.sql`r.read_ts IS NULL`);
+  if (query.ackPending) conditions.push(P.sql`m.ack_required AND r.ack_ts IS NULL`);
+  if (query.createdAtOrBefore) conditions.push(P.sql`m.created_ts <= ${query.createdAtOrBefore}`);
+  if (query.since) conditions.push(P.sql`m.created_ts > ${query.since}`);
+  if (query.sinceId) conditions.push(P.sql`r.message_id > ${query.sinceId}`);
+  if (query.beforeId) conditions.push(P.sql`r.message_id < ${query.beforeId}`);
+  if (query.topic) conditions.push(P.sql`lower(m.topic) = lower(${query.topic})`);
+  return db.$queryRaw<MessageRow[]>`
+    SELECT ${messageColumns(query.includeBodies)}, r.kind, r.read_ts, r.ack_ts
+    FROM message_recipients r
+    JOIN messages m ON m.id = r.message_id
+    ${SENDER_JOIN}
+    WHERE ${P.join(conditions, " AND ")}
+    ORDER BY r.message_id DESC
+    LIMIT ${query.limit}`;
+}
+
+export interface VisibleQuery {
+  projectId: number;
+  /** The agent whose view this is; null is the operator's view of the whole project. */
+  viewerId: number | null;
+  includeBodies: boolean;
+  limit: number;
+  order: "asc" | "desc";
+  ids?: number[];
+  /** Thread membership: thread_id = id, or the seed message whose id is numeric. */
+  thread?: { id: string; seedId: number | null };
+  topic?: string;
+  senderId?: number;
+  since?: Date | null;
+  beforeId?: number | null;
+}
+
+/** Messages of a project visible to the viewer: it sent them or holds a recipient row. */
+export async function visibleMessages(db: Prisma, query: VisibleQuery): Promise<MessageRow[]> {
+  const conditions = [P.sql`m.project_id = ${query.projectId}`];
+  if (query.viewerId !== null) {
+    conditions.push(P.sql`(m.sender_id = ${query.viewerId} OR r.agent_id IS NOT NULL)`);
+  }
+  if (query.ids) conditions.push(P.sql`m.id = ANY(${query.ids}::int[])`);
+  if (query.thread) {
+    conditions.push(
+      query.thread.seedId === null
+        ? P.sql`m.thread_id = ${query.thread.id}`
+        : P.sql`(m.thread_id = ${query.thread.id} OR m.id = ${query.thread.seedId})`,
+    );
+  }
+  if (query.topic) conditions.push(P.sql`lower(m.topic) = lower(${query.topic})`);
+  if (query.senderId !== undefined) conditions.push(P.sql`m.sender_id = ${query.senderId}`);
+  if (query.since) conditions.push(P.sql`m.created_ts > ${query.since}`);
+  if (query.beforeId) conditions.push(P.sql`m.id < ${query.beforeId}`);
+  const viewerJoin =
+    query.viewerId === null
+      ? P.sql`LEFT JOIN message_recipients r ON false`
+      : P.sql`LEFT JOIN message_recipients r ON r.message_id = m.id AND r.agent_id = ${query.viewerId}`;
+  const order = query.order === "asc" ? P.sql`ORDER BY m.id ASC` : P.sql`ORDER BY m.id DESC`;
+  return db.$queryRaw<MessageRow[]>`
+    SELECT ${messageColumns(query.includeBodies)}, r.kind, r.read_ts, r.ack_ts
+    FROM messages m
+    ${SENDER_JOIN}
+    ${viewerJoin}
+    WHERE ${P.join(conditions, " AND ")}
+    ${order}
+    LIMIT ${query.limit}`;
+}
+
+export interface RecipientRow {
+  message_id: number;
+  agent_id: number;
+  kind: "to" | "cc" | "bcc";
+  read_ts: Date | null;
+  ack_ts: Date | null;
+  name: string;
+  project_id: number;
+  project_slug: string;
+}
+
+export async function recipientsOf(db: Prisma, messageIds: number[]): Promise<RecipientRow[]> {
+  if (messageIds.length === 0) return [];
+  return db.$queryRaw<RecipientRow[]>`
+    SELECT r.message_id, r.agent_id, r.kind, r.read_ts, r.ack_ts, a.name, a.project_id, p.slug AS project_slug
+    FROM message_recipients r JOIN agents a ON a.id = r.agent_id JOIN projects p ON p.id = a.project_id
+    WHERE r.message_id = ANY(${messageIds}::int[])
+    ORDER BY r.message_id, CASE r.kind WHEN 'to' THEN 0 WHEN 'cc' THEN 1 ELSE 2 END, a.id`;
+}
+
+export interface SearchQuery {
+  projectId: number;
+  viewerId: number | null;
+  /** websearch_to_tsquery syntax, already sanitised. */
+  query: string;
+  limit: number;
+  senderId?: number;
+  threadId?: string;
+  importance?: string[];
+  since?: Date | null;
+  until?: Date | null;
+}
+
+export interface SearchRow extends MessageRow {
+  rank: number;
+  snippet: string;
+}
+
+/** Full-text search on the generated tsvector (GIN), visible messages only, best rank first. */
+export async function searchMessages(db: Prisma, query: SearchQuery): Promise<SearchRow[]> {
+  const conditions = [P.sql`m.project_id = ${query.projectId}`, P.sql`m.search @@ q.tsq`];
+  if (query.viewerId !== null) {
+    conditions.push(
+      P.sql`(m.sender_id = ${query.viewerId} OR EXISTS (SELECT 1 FROM message_recipients vr WHERE vr.message_id = m.id AND vr.agent_id = ${query.viewerId}))`,
+    );
+  }
+  if (query.senderId !== undefined) conditions.push(P.sql`m.sender_id = ${query.senderId}`);
+  if (query.threadId) {
+    const seed = /^\d+$/.test(query.threadId) ? Number(query.threadId) : null;
+    conditions.push(seed === null ? P.sql`m.thread_id = ${query.threadId}` : P.sql`(m.thread_id = ${query.threadId} OR m.id = ${seed})`);
+  }
+  if (query.importance?.length) conditions.push(P.sql`m.importance = ANY(${query.importance}::text[])`);
+  if (query.since) conditions.push(P.sql`m.created_ts >= ${query.since}`);
+  if (query.until) conditions.push(P.sql`m.created_ts <= ${query.until}`);
+  const viewer = query.viewerId;
+  // Rank first, then highlight only the rows that are returned (ts_headline is the costly part).
+  return db.$queryRaw<SearchRow[]>`
+    WITH q AS (SELECT websearch_to_tsquery('english', ${query.query}) AS tsq),
+    hits AS (
+      SELECT m.id, ts_rank_cd(m.search, q.tsq) AS rank
+      FROM messages m, q
+      WHERE ${P.join(conditions, " AND ")}
+      ORDER BY rank DESC, m.id DESC
+      LIMIT ${query.limit}
+    )
+    SELECT ${messageColumns(false)}, r.kind, r.read_ts, r.ack_ts, hits.rank::float8 AS rank,
+      ts_headline('english', m.subject || E'\n' || m.body_md, q.tsq,
+        'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=8, MaxFragments=2, FragmentDelimiter=" … "') AS snippet
+    FROM hits JOIN messages m ON m.id = hits.id
+    ${SENDER_JOIN}
+    LEFT JOIN message_recipients r ON r.message_id = m.id AND r.agent_id = ${viewer ?? -1}
+    CROSS JOIN q
+    ORDER BY hits.rank DESC, m.id DESC`;
+}

@@ -1,0 +1,152 @@
+import pg from "pg";
+import type { Database } from "@/server/db/client";
+import { MAIL_EVENTS_CHANNEL } from "@/server/db/mail-sql";
+
+// Wake-ups for new mail, reads and acks. Writers emit NOTIFY inside their own statement, so an
+// event is seen exactly when the change commits, whichever instance made it: on Postgres every
+// instance LISTENs on one dedicated connection; on PGlite the embedded database delivers the same
+// notifications in process.
+
+export interface MailEvent {
+  type: "message" | "read" | "ack";
+  projectId: number;
+  messageId: number;
+  /** Recipients of a new message; the reader of a read or ack. */
+  agentIds: number[];
+  senderId?: number;
+}
+
+export type MailEventListener = (event: MailEvent) => void;
+
+export interface EventBus {
+  subscribe(listener: MailEventListener): () => void;
+  close(): Promise<void>;
+}
+
+interface WirePayload {
+  t: MailEvent["type"];
+  p: number;
+  m: number;
+  a: number[] | null;
+  s?: number;
+}
+
+function parse(payload: string | undefined): MailEvent | undefined {
+  if (!payload) return undefined;
+  try {
+    const wire = JSON.parse(payload) as WirePayload;
+    return { type: wire.t, projectId: wire.p, messageId: wire.m, agentIds: wire.a ?? [], senderId: wire.s };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The NOTIFY payload for a read or an ack (new messages build theirs in SQL). */
+export function wirePayload(event: MailEvent): string {
+  return JSON.stringify({ t: event.type, p: event.projectId, m: event.messageId, a: event.agentIds, s: event.senderId });
+}
+
+class ListenerSet {
+  private readonly listeners = new Set<MailEventListener>();
+
+  add(listener: MailEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(payload: string | undefined): void {
+    const event = parse(payload);
+    if (!event) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        console.error("[events] listener failed:", error);
+      }
+    }
+  }
+}
+
+async function postgresBus(url: string): Promise<EventBus> {
+  const listeners = new ListenerSet();
+  let client: pg.Client | undefined;
+  let closed = false;
+  let retryDelay = 250;
+
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: url });
+    next.on("notification", (message) => listeners.emit(message.payload));
+    next.on("error", (error) => {
+      console.error("[events] LISTEN connection lost:", error.message);
+      reconnect();
+    });
+    await next.connect();
+    await next.query(`LISTEN ${MAIL_EVENTS_CHANNEL}`);
+    client = next;
+    retryDelay = 250;
+  };
+
+  const reconnect = () => {
+    const lost = client;
+    client = undefined;
+    lost?.end().catch(() => {});
+    if (closed) return;
+    setTimeout(() => {
+      connect().catch((error: Error) => {
+        console.error("[events] reconnect failed:", error.message);
+        retryDelay = Math.min(retryDelay * 2, 10_000);
+        reconnect();
+      });
+    }, retryDelay).unref();
+  };
+
+  await connect();
+  return {
+    subscribe: (listener) => listeners.add(listener),
+    close: async () => {
+      closed = true;
+      await client?.end();
+    },
+  };
+}
+
+async function pgliteBus(database: Database): Promise<EventBus> {
+  const listeners = new ListenerSet();
+  const unlisten = await database.pglite!.listen(MAIL_EVENTS_CHANNEL, (payload) => listeners.emit(payload));
+  return {
+    subscribe: (listener) => listeners.add(listener),
+    close: () => unlisten(),
+  };
+}
+
+export function createEventBus(database: Database, url?: string): Promise<EventBus> {
+  if (database.kind === "pglite") return pgliteBus(database);
+  if (!url) throw new Error("A Postgres event bus needs the database URL");
+  return postgresBus(url);
+}
+
+/** Resolves with the first event accepted by `accept`, or undefined after `timeoutMs`. */
+export function waitForEvent(
+  bus: EventBus,
+  accept: (event: MailEvent) => boolean,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): { promise: Promise<MailEvent | undefined>; cancel: () => void } {
+  let cancel = () => {};
+  const promise = new Promise<MailEvent | undefined>((resolve) => {
+    const finish = (event: MailEvent | undefined) => {
+      clearTimeout(timer);
+      unsubscribe();
+      signal?.removeEventListener("abort", onAbort);
+      resolve(event);
+    };
+    const onAbort = () => finish(undefined);
+    const unsubscribe = bus.subscribe((event) => {
+      if (accept(event)) finish(event);
+    });
+    const timer = setTimeout(() => finish(undefined), timeoutMs);
+    signal?.addEventListener("abort", onAbort);
+    cancel = () => finish(undefined);
+  });
+  return { promise, cancel };
+}

@@ -1,0 +1,190 @@
+import { z } from "zod";
+import { agentName, outputFormat, projectKey, registrationToken } from "./common";
+
+const recipients = (what: string) =>
+  z
+    .union([z.string(), z.array(z.string().max(512))])
+    .nullish()
+    .describe(`${what}: agent names; Name@project or project:<slug>#Name for another project. A single string is accepted.`);
+
+const senderToken = z.string().min(1).max(256).optional().describe("Sender's registration_token (proves sender_name).");
+const idempotencyKey = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .optional()
+  .describe("Retry-safe key: repeating a call with the same key returns the first result and delivers nothing twice.");
+const threadId = z.string().max(256).nullish().describe("Thread id: 1-128 of [A-Za-z0-9._-], starting alphanumeric (e.g. FEAT-123).");
+const topic = z.string().max(256).nullish().describe("Topic tag: 1-64 of [A-Za-z0-9_-], no spaces (e.g. architecture).");
+const sinceTs = z.string().max(64).nullish().describe("ISO-8601; only messages created strictly after it.");
+const includeBodies = (fallback: boolean) => z.boolean().default(fallback).describe("Include body_md.");
+const viewerName = z.string().trim().max(128).nullish().describe("Your agent name: results cover only mail you can see.");
+
+export const sendMessageInput = z.strictObject({
+  project_key: projectKey,
+  sender_name: agentName.describe("Your agent name."),
+  to: recipients("Primary recipients"),
+  subject: z.string().max(10_000).default("").describe("Subject; longer than 200 characters is truncated."),
+  body_md: z.string().describe("GitHub-flavoured Markdown body."),
+  cc: recipients("Cc recipients"),
+  bcc: recipients("Bcc recipients (hidden from to/cc)"),
+  importance: z.string().trim().max(16).default("normal").describe("low | normal | high | urgent."),
+  ack_required: z.boolean().default(false).describe("Ask recipients to acknowledge_message."),
+  thread_id: threadId,
+  topic,
+  broadcast: z.boolean().default(false).describe("Send to every active agent of the project (to must be empty)."),
+  auto_contact_if_blocked: z.boolean().nullish().describe("Accepted for compatibility."),
+  attachment_paths: z.array(z.string()).nullish().describe("Not supported yet; must be empty."),
+  convert_images: z.boolean().nullish().describe("Accepted for compatibility."),
+  sender_token: senderToken,
+  idempotency_key: idempotencyKey,
+  format: outputFormat,
+});
+export type SendMessageInput = z.infer<typeof sendMessageInput>;
+
+export const replyMessageInput = z.strictObject({
+  project_key: projectKey,
+  message_id: z.number().int().positive().describe("Id of the message you reply to."),
+  sender_name: agentName.describe("Your agent name."),
+  body_md: z.string().describe("Markdown body."),
+  to: recipients("Recipients (default: the original sender)"),
+  cc: recipients("Cc recipients"),
+  bcc: recipients("Bcc recipients"),
+  subject_prefix: z.string().max(32).default("Re:").describe("Prefix added unless the subject already has it."),
+  sender_token: senderToken,
+  idempotency_key: idempotencyKey,
+  format: outputFormat,
+});
+export type ReplyMessageInput = z.infer<typeof replyMessageInput>;
+
+export const fetchInboxInput = z.strictObject({
+  project_key: projectKey,
+  agent_name: agentName,
+  limit: z.number().int().default(20).describe("1..1000 (larger is capped)."),
+  urgent_only: z.boolean().default(false).describe("Only importance high or urgent."),
+  include_bodies: includeBodies(false),
+  since_ts: sinceTs,
+  since_id: z.number().int().nonnegative().nullish().describe("Cursor: only messages with id greater than this."),
+  topic: z.string().max(256).nullish().describe("Only this topic (case-insensitive)."),
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type FetchInboxInput = z.infer<typeof fetchInboxInput>;
+
+export const messageActionInput = z.strictObject({
+  project_key: projectKey,
+  agent_name: agentName,
+  message_id: z.number().int().positive(),
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type MessageActionInput = z.infer<typeof messageActionInput>;
+
+export const fetchTopicInput = z.strictObject({
+  project_key: projectKey,
+  topic_name: z.string().max(256).describe("Topic to list (case-insensitive)."),
+  limit: z.number().int().default(50).describe("Clamped to 1..1000."),
+  include_bodies: includeBodies(true),
+  since_ts: sinceTs,
+  agent_name: viewerName,
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type FetchTopicInput = z.infer<typeof fetchTopicInput>;
+
+export const searchMessagesInput = z.strictObject({
+  project_key: projectKey,
+  query: z.string().max(1000).describe('Web-search syntax: words, "exact phrase", OR, -exclude. Ids like POL-358 match whole.'),
+  limit: z.number().int().default(20).describe("Clamped to 1..200."),
+  sender: z.string().max(128).nullish().describe("Only messages from this agent."),
+  thread_id: threadId,
+  importance: z.array(z.string()).nullish().describe("Only these importance levels."),
+  since_ts: sinceTs,
+  until_ts: z.string().max(64).nullish().describe("ISO-8601; only messages created at or before it."),
+  agent_name: viewerName,
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type SearchMessagesInput = z.infer<typeof searchMessagesInput>;
+
+export const summarizeThreadInput = z.strictObject({
+  project_key: projectKey,
+  thread_id: z.string().min(1).max(2000).describe("A thread id, or several separated by commas."),
+  include_examples: z.boolean().default(false).describe("Add up to 3 example messages (single thread)."),
+  llm_mode: z.boolean().default(true).describe("Refine with the configured LLM when one is configured."),
+  llm_model: z.string().nullish().describe("Override the LLM model."),
+  per_thread_limit: z.number().int().min(1).max(1000).default(50).describe("Messages per thread when several are given."),
+  agent_name: viewerName,
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type SummarizeThreadInput = z.infer<typeof summarizeThreadInput>;
+
+export const summarizeRecentInput = z.strictObject({
+  project_key: projectKey,
+  since_hours: z.number().positive().max(24 * 365).default(1).describe("Window length in hours."),
+  llm_mode: z.boolean().default(true),
+  llm_model: z.string().nullish(),
+  max_messages: z.number().int().min(1).default(500).describe("At most 500."),
+  agent_name: agentName.describe("Your agent name: only mail you can see is summarised."),
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type SummarizeRecentInput = z.infer<typeof summarizeRecentInput>;
+
+export const fetchSummaryInput = z.strictObject({
+  project_key: projectKey,
+  since_hours: z.number().positive().default(24),
+  limit: z.number().int().min(1).max(100).default(5),
+  agent_name: agentName,
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type FetchSummaryInput = z.infer<typeof fetchSummaryInput>;
+
+export const purgeOldMessagesInput = z.strictObject({
+  project_key: projectKey,
+  max_age_days: z.number().int().min(1).nullish().describe("Delete messages older than this (default 180)."),
+  dry_run: z.boolean().default(true).describe("Only count (default)."),
+});
+export type PurgeOldMessagesInput = z.infer<typeof purgeOldMessagesInput>;
+
+export const waitForMailInput = z.strictObject({
+  project_key: projectKey,
+  agent_name: agentName,
+  timeout_seconds: z.number().min(0).max(60).default(30).describe("Longest wait, 0..60 s."),
+  since_id: z.number().int().nonnegative().nullish().describe("Only mail newer than this id (default: any unread)."),
+  urgent_only: z.boolean().default(false),
+  include_bodies: includeBodies(false),
+  limit: z.number().int().default(20).describe("1..1000."),
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type WaitForMailInput = z.infer<typeof waitForMailInput>;
+
+export const messageReceiptsInput = z.strictObject({
+  project_key: projectKey,
+  agent_name: agentName.describe("The sender (receipts are shown to the sender only)."),
+  message_id: z.number().int().positive(),
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type MessageReceiptsInput = z.infer<typeof messageReceiptsInput>;
+
+export const overseerSendInput = z.strictObject({
+  project_key: projectKey,
+  recipients: z.array(z.string().trim().min(1).max(128)).min(1).max(100),
+  subject: z.string().trim().min(1).max(200),
+  body_md: z.string().min(1).max(50_000),
+  thread_id: threadId,
+});
+export type OverseerSendInput = z.infer<typeof overseerSendInput>;
+
+export const dashboardMailboxInput = z.strictObject({
+  project_key: projectKey,
+  agent_name: agentName,
+  limit: z.number().int().min(1).max(200).default(50),
+  before_id: z.number().int().positive().nullish(),
+});
+export type DashboardMailboxInput = z.infer<typeof dashboardMailboxInput>;

@@ -1,0 +1,145 @@
+import type { Agent, Project } from "@/generated/prisma/client";
+import { AppError, isUniqueViolation } from "@/server/errors";
+import { insertMessages, recipientsOf, visibleMessages } from "@/server/db/mail-sql";
+import type { ServiceContext } from "../context";
+import { isoTs } from "../format";
+import { routeRecipients, type RecipientKind, type RoutedDelivery } from "./routing";
+import { messageBase, withRecipients, type MessageBase, type RecipientLists } from "./views";
+import { groupByMessage, recipientLists } from "./viewer";
+
+export interface DeliveryPayload extends MessageBase, RecipientLists {}
+
+export interface SendResult {
+  deliveries: { project: string; payload: DeliveryPayload }[];
+  count: number;
+  verified_sender: true;
+  /** Present when an idempotency_key matched an earlier call: nothing was delivered this time. */
+  idempotent_replay?: true;
+}
+
+export interface Outgoing {
+  project: Project;
+  sender: Agent;
+  lists: Record<RecipientKind, string[]>;
+  subject: string;
+  bodyMd: string;
+  importance: string;
+  ackRequired: boolean;
+  threadId: string | null;
+  topic: string | null;
+  idempotency?: { key: string; tool: string };
+  /** Recipients already resolved (broadcast, overseer); skips name routing. */
+  routed?: RoutedDelivery[];
+}
+
+export function assertWithinLimits(ctx: ServiceContext, bodyMd: string, recipientCount: number): void {
+  const bytes = Buffer.byteLength(bodyMd, "utf8");
+  if (bytes > ctx.config.maxBodyBytes) {
+    throw new AppError(
+      "PAYLOAD_TOO_LARGE",
+      `body_md is ${bytes} bytes; the limit is ${ctx.config.maxBodyBytes} bytes (MAX_BODY_BYTES).`,
+      { field: "body_md" },
+    );
+  }
+  if (recipientCount > ctx.config.maxRecipients) {
+    throw new AppError(
+      "TOO_MANY_RECIPIENTS",
+      `${recipientCount} recipients; at most ${ctx.config.maxRecipients} per message (MAX_RECIPIENTS).`,
+      { field: "to" },
+    );
+  }
+}
+
+/** The first result of a call made earlier with the same idempotency key, rebuilt from the database. */
+export async function replayIdempotent(ctx: ServiceContext, sender: Agent, key: string): Promise<SendResult | undefined> {
+  const record = await ctx.db.idempotencyKey.findUnique({ where: { senderId_key: { senderId: sender.id, key } } });
+  if (!record) return undefined;
+  const messages = await ctx.db.message.findMany({ where: { id: { in: record.messageIds } }, select: { id: true, projectId: true } });
+  const projects = await ctx.db.project.findMany({ where: { id: { in: messages.map((m) => m.projectId) } } });
+  const viewer = { kind: "agent" as const, agent: sender };
+  const rows = (
+    await Promise.all(
+      projects.map((project) =>
+        visibleMessages(ctx.db, { projectId: project.id, viewerId: sender.id, ids: record.messageIds, includeBodies: true, limit: record.messageIds.length, order: "asc" }),
+      ),
+    )
+  ).flat();
+  const recipients = groupByMessage(await recipientsOf(ctx.db, rows.map((row) => row.id)));
+  const keyByProject = new Map(projects.map((project) => [project.id, project.humanKey]));
+  const deliveries = rows
+    .sort((a, b) => a.id - b.id)
+    .map((row) => ({
+      project: keyByProject.get(row.project_id)!,
+      payload: withRecipients(messageBase(row, true), recipientLists(recipients.get(row.id) ?? [], row.sender_id, viewer)),
+    }));
+  return { deliveries, count: deliveries.length, verified_sender: true, idempotent_replay: true };
+}
+
+/**
+ * Delivers one message: a row in the sender's project for local recipients plus one row per other
+ * project addressed, all in one statement, so a send reaches every recipient or none.
+ */
+export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<SendResult> {
+  const routed = outgoing.routed ?? (await routeRecipients(ctx, outgoing.project, outgoing.sender, outgoing.lists));
+  const recipientCount = routed.reduce((sum, delivery) => sum + delivery.recipients.length, 0);
+  assertWithinLimits(ctx, outgoing.bodyMd, recipientCount);
+  if (routed.length === 0) return { deliveries: [], count: 0, verified_sender: true };
+
+  let inserted;
+  try {
+    inserted = await insertMessages(ctx.db, {
+      senderId: outgoing.sender.id,
+      threadId: outgoing.threadId,
+      topic: outgoing.topic,
+      subject: outgoing.subject,
+      bodyMd: outgoing.bodyMd,
+      importance: outgoing.importance,
+      ackRequired: outgoing.ackRequired,
+      deliveries: routed.map((delivery) => ({
+        projectId: delivery.project.id,
+        recipients: delivery.recipients.map(({ agent, kind }) => ({ agentId: agent.id, kind })),
+      })),
+      idempotency: outgoing.idempotency,
+    });
+  } catch (error) {
+    // A concurrent retry with the same key committed first: return its result instead.
+    if (outgoing.idempotency && isUniqueViolation(error)) {
+      const replay = await replayIdempotent(ctx, outgoing.sender, outgoing.idempotency.key);
+      if (replay) return replay;
+    }
+    throw error;
+  }
+
+  const senderProject = outgoing.project;
+  const deliveries = inserted.map((row, index) => {
+    const delivery = routed[index]!;
+    const crossProject = delivery.project.id !== outgoing.sender.projectId;
+    const names = (kind: RecipientKind) => delivery.recipients.filter((r) => r.kind === kind).map((r) => r.agent.name);
+    const payload: DeliveryPayload = {
+      id: row.id,
+      project_id: row.project_id,
+      sender_id: outgoing.sender.id,
+      thread_id: outgoing.threadId,
+      topic: outgoing.topic,
+      subject: outgoing.subject,
+      importance: outgoing.importance,
+      ack_required: outgoing.ackRequired,
+      created_ts: isoTs(row.created_ts),
+      attachments: [],
+      from: outgoing.sender.name,
+      ...(crossProject
+        ? {
+            from_project: senderProject.humanKey,
+            from_project_slug: senderProject.slug,
+            from_address: `project:${senderProject.slug}#${outgoing.sender.name}`,
+          }
+        : {}),
+      body_md: outgoing.bodyMd,
+      to: names("to"),
+      cc: names("cc"),
+      bcc: names("bcc"),
+    };
+    return { project: delivery.project.humanKey, payload };
+  });
+  return { deliveries, count: deliveries.length, verified_sender: true };
+}

@@ -1,0 +1,91 @@
+import { AppError } from "@/server/errors";
+import { searchMessages as searchSql } from "@/server/db/mail-sql";
+import type { SearchMessagesInput } from "@/server/schemas/messages";
+import type { ServiceContext } from "../context";
+import { resolveProject } from "../projects/projects";
+import { findAgent } from "../agents/authenticate";
+import { messageBase } from "./views";
+import { optionalAgentViewer, viewerId, type Viewer } from "./viewer";
+import { normalizeThreadId, parseTimestamp } from "./validation";
+
+const NOTHING_TO_SEARCH = new Set(["*", "**", "***", ".", "..", "...", "?", "??", "???", "and", "or", "not"]);
+
+/**
+ * Cleans a query for websearch_to_tsquery the way mcp_agent_mail does for FTS5: empty or
+ * wildcard-only queries mean "no results"; leading `*` and a trailing ` *` go; hyphenated ids
+ * (POL-358) are quoted so they match as one token rather than "POL minus 358".
+ */
+export function sanitizeSearchQuery(raw: string): string | null {
+  let query = raw.trim().replace(/\s+/g, " ");
+  if (!query || NOTHING_TO_SEARCH.has(query.toLowerCase())) return null;
+  query = query.replace(/^\*+\s*/, "").replace(/\s+\*$/, "").trim();
+  if (!query || NOTHING_TO_SEARCH.has(query.toLowerCase())) return null;
+  const parts = query.match(/"[^"]*"|\S+/g) ?? [];
+  const cleaned = parts.map((part) => (/^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+$/.test(part) ? `"${part}"` : part)).join(" ");
+  return /[\p{L}\p{N}]/u.test(cleaned) ? cleaned : null;
+}
+
+export interface SearchOptions {
+  query: string;
+  limit: number;
+  sender?: string | null;
+  threadId?: string | null;
+  importance?: string[] | null;
+  since?: string | null;
+  until?: string | null;
+}
+
+export async function searchAs(ctx: ServiceContext, projectId: number, viewer: Viewer, options: SearchOptions) {
+  const query = sanitizeSearchQuery(options.query);
+  if (!query) return [];
+  let senderId: number | undefined;
+  if (options.sender?.trim()) {
+    const project = await ctx.db.project.findUniqueOrThrow({ where: { id: projectId } });
+    const sender = await findAgent(ctx.db, project, options.sender);
+    if (!sender) throw new AppError("NOT_FOUND", `Sender '${options.sender.trim()}' not found in project '${project.slug}'.`, { field: "sender" });
+    senderId = sender.id;
+  }
+  const rows = await searchSql(ctx.db, {
+    projectId,
+    viewerId: viewerId(viewer),
+    query,
+    limit: Math.min(Math.max(options.limit, 1), 200),
+    senderId,
+    threadId: normalizeThreadId(options.threadId) ?? undefined,
+    importance: options.importance ?? undefined,
+    since: parseTimestamp(options.since, "since_ts"),
+    until: parseTimestamp(options.until, "until_ts"),
+  });
+  return rows.map((row) => {
+    const { id, subject, importance, ack_required, created_ts, thread_id, topic, from, from_project, from_project_slug, from_address } =
+      messageBase(row, false);
+    return {
+      id,
+      subject,
+      importance,
+      ack_required,
+      created_ts,
+      thread_id,
+      topic,
+      from,
+      ...(from_project ? { from_project, from_project_slug, from_address } : {}),
+      rank: Number(row.rank),
+      snippet: row.snippet,
+    };
+  });
+}
+
+/** search_messages: ranked full-text hits among the messages the viewer can see. */
+export async function searchMessages(ctx: ServiceContext, input: SearchMessagesInput) {
+  const project = await resolveProject(ctx.db, input.project_key);
+  const viewer = await optionalAgentViewer(ctx, project, input.agent_name, input.registration_token, "search_messages");
+  return searchAs(ctx, project.id, viewer, {
+    query: input.query,
+    limit: input.limit,
+    sender: input.sender,
+    threadId: input.thread_id,
+    importance: input.importance,
+    since: input.since_ts,
+    until: input.until_ts,
+  });
+}

@@ -1,0 +1,85 @@
+import { AppError } from "@/server/errors";
+import { visibleMessages } from "@/server/db/mail-sql";
+import type { MailEvent } from "@/server/events/bus";
+import type { ServiceContext } from "../context";
+import { isoTs } from "../format";
+import { resolveProject } from "../projects/projects";
+import { agentViewer, operatorViewer, viewerId, type Viewer } from "./viewer";
+
+export interface StreamRequest {
+  project_key: string;
+  agent_name?: string | null;
+  agent_token?: string | null;
+}
+
+export interface StreamEvent {
+  event: "ready" | "message" | "read" | "ack";
+  data: Record<string, unknown>;
+}
+
+/**
+ * New-mail events for one agent (its token required, as for its inbox) or for a whole project
+ * (the operator's view, admin role). Message events carry the headline, never the body.
+ */
+export async function* mailEvents(ctx: ServiceContext, request: StreamRequest, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  const events = ctx.events;
+  if (!events) throw new AppError("INTERNAL_ERROR", "The event stream needs the event bus.");
+  const project = await resolveProject(ctx.db, request.project_key);
+  const viewer: Viewer = request.agent_name?.trim()
+    ? await agentViewer(ctx, project, request.agent_name, request.agent_token, "The events stream", "agent_token")
+    : operatorViewer(ctx);
+  const agentId = viewerId(viewer);
+
+  const queue: MailEvent[] = [];
+  let wake: (() => void) | undefined;
+  const unsubscribe = events.subscribe((event) => {
+    if (event.projectId !== project.id) return;
+    const concernsViewer = agentId === null || event.agentIds.includes(agentId) || event.senderId === agentId;
+    if (!concernsViewer) return;
+    queue.push(event);
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal.addEventListener("abort", onAbort);
+  try {
+    yield { event: "ready", data: { project: project.slug, agent: viewer.kind === "agent" ? viewer.agent.name : null } };
+    while (!signal.aborted) {
+      if (queue.length === 0) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
+      }
+      const event = queue.shift()!;
+      if (event.type !== "message") {
+        yield { event: event.type, data: { message_id: event.messageId, agent_id: event.agentIds[0] ?? null } };
+        continue;
+      }
+      const [row] = await visibleMessages(ctx.db, {
+        projectId: project.id,
+        viewerId: agentId,
+        ids: [event.messageId],
+        includeBodies: false,
+        limit: 1,
+        order: "desc",
+      });
+      if (!row) continue;
+      yield {
+        event: "message",
+        data: {
+          id: row.id,
+          thread_id: row.thread_id,
+          topic: row.topic,
+          subject: row.subject,
+          from: row.sender_name,
+          importance: row.importance,
+          ack_required: row.ack_required,
+          created_ts: isoTs(row.created_ts),
+          ...(row.kind ? { kind: row.kind } : {}),
+        },
+      };
+    }
+  } finally {
+    unsubscribe();
+    signal.removeEventListener("abort", onAbort);
+  }
+}

@@ -1,0 +1,48 @@
+import { AppError } from "@/server/errors";
+import { recipientMessages } from "@/server/db/mail-sql";
+import { waitForEvent } from "@/server/events/bus";
+import type { WaitForMailInput } from "@/server/schemas/messages";
+import type { ServiceContext } from "../context";
+import { resolveProject } from "../projects/projects";
+import { inboxItem } from "./views";
+import { agentViewer } from "./viewer";
+import { clampLimit } from "./validation";
+
+/**
+ * wait_for_mail: returns at once when matching mail is waiting (unread, or newer than since_id),
+ * otherwise blocks until a new message for the agent commits (on this instance or any other
+ * sharing the database) or the timeout passes. Saves agents from polling fetch_inbox.
+ */
+export async function waitForMail(ctx: ServiceContext, input: WaitForMailInput) {
+  if (!ctx.events) throw new AppError("INTERNAL_ERROR", "wait_for_mail needs the event bus.");
+  const project = await resolveProject(ctx.db, input.project_key);
+  const { agent } = await agentViewer(ctx, project, input.agent_name, input.registration_token, "wait_for_mail");
+  const limit = clampLimit(input.limit);
+  const started = Date.now();
+  const query = () =>
+    recipientMessages(ctx.db, {
+      agentId: agent.id,
+      limit,
+      includeBodies: input.include_bodies,
+      urgentOnly: input.urgent_only,
+      ...(input.since_id === undefined || input.since_id === null ? { unreadOnly: true } : { sinceId: input.since_id }),
+    });
+  const result = (woke: "mail" | "timeout", rows: Awaited<ReturnType<typeof query>>) => ({
+    agent: agent.name,
+    woke,
+    waited_ms: Date.now() - started,
+    count: rows.length,
+    messages: rows.map((row) => inboxItem(row, input.include_bodies)),
+  });
+
+  // Subscribe before looking, so mail committed between the look and the wait is not missed.
+  const wake = waitForEvent(ctx.events, (event) => event.type === "message" && event.agentIds.includes(agent.id), input.timeout_seconds * 1000, ctx.signal);
+  const waiting = await query();
+  if (waiting.length) {
+    wake.cancel();
+    return result("mail", waiting);
+  }
+  const event = await wake.promise;
+  if (!event) return result("timeout", []);
+  return result("mail", await query());
+}
