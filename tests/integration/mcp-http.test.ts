@@ -85,29 +85,39 @@ describe("MCP over Streamable HTTP", () => {
     expect(client.getInstructions()).toContain("ensure_project");
   });
 
-  it("lists exactly the five project and agent tools, each with an object input schema", async () => {
+  // Other domains (messages, search, …) add tools after these, so the listing is checked for the
+  // project and agent tools, in their place at the head of the list, rather than for its length.
+  it("lists the five project and agent tools first, every tool with an object input schema", async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name)).toEqual(["health_check", "ensure_project", "register_agent", "create_agent_identity", "whois"]);
+    expect(tools.slice(0, 5).map((tool) => tool.name)).toEqual(["health_check", "ensure_project", "register_agent", "create_agent_identity", "whois"]);
+    expect(new Set(tools.map((tool) => tool.name)).size).toBe(tools.length);
     for (const tool of tools) {
       expect(tool.inputSchema.type).toBe("object");
       expect(tool.description).toBeTruthy();
     }
     const byName = new Map(tools.map((tool) => [tool.name, tool]));
+    expect(byName.get("health_check")!.inputSchema.required ?? []).toEqual([]);
     expect(byName.get("ensure_project")!.inputSchema.required).toEqual(["human_key"]);
+    expect(byName.get("ensure_project")!.inputSchema.additionalProperties).toBe(false);
     expect([...(byName.get("register_agent")!.inputSchema.required ?? [])].sort()).toEqual(["model", "program", "project_key"]);
     expect(Object.keys(byName.get("register_agent")!.inputSchema.properties ?? {})).toEqual(
       expect.arrayContaining(["project_key", "program", "model", "name", "task_description", "attachments_policy", "registration_token"]),
     );
+    expect([...(byName.get("create_agent_identity")!.inputSchema.required ?? [])].sort()).toEqual(["model", "program", "project_key"]);
     expect([...(byName.get("whois")!.inputSchema.required ?? [])].sort()).toEqual(["agent_name", "project_key"]);
     expect(byName.get("whois")!.annotations?.readOnlyHint).toBe(true);
     expect(byName.get("ensure_project")!.annotations?.idempotentHint).toBe(true);
   });
 
   it("lists fewer tools with ?profile=core (no create_agent_identity)", async () => {
+    const full = (await client.listTools()).tools.map((tool) => tool.name);
     const core = await connectMcp(server.url, "/api/mcp?profile=core");
     try {
-      const { tools } = await core.listTools();
-      expect(tools.map((tool) => tool.name)).toEqual(["health_check", "ensure_project", "register_agent", "whois"]);
+      const names = (await core.listTools()).tools.map((tool) => tool.name);
+      expect(names.length).toBeLessThan(full.length);
+      expect(names.slice(0, 4)).toEqual(["health_check", "ensure_project", "register_agent", "whois"]);
+      expect(names).not.toContain("create_agent_identity");
+      for (const name of names) expect(full).toContain(name);
       expect(core.getServerVersion()?.name).toBe("mailroom");
     } finally {
       await core.close();
@@ -291,14 +301,19 @@ describe("MCP over Streamable HTTP", () => {
     });
 
     it("lists the fixed resources and the templates", async () => {
+      // Other domains add resources too; these four must be there, each in the right list.
       const { resources } = await client.listResources();
-      expect(resources.map((resource) => resource.uri).sort()).toEqual(["resource://config/environment", "resource://projects"]);
-      for (const resource of resources) expect(resource.mimeType).toBe("application/json");
+      const uris = resources.map((resource) => resource.uri);
+      expect(uris).toEqual(expect.arrayContaining(["resource://config/environment", "resource://projects"]));
+      for (const resource of resources) {
+        expect(resource.uri).not.toMatch(/\{/);
+        expect(resource.mimeType).toBe("application/json");
+      }
       const { resourceTemplates } = await client.listResourceTemplates();
-      expect(resourceTemplates.map((template) => template.uriTemplate).sort()).toEqual([
-        "resource://agents/{project_key}",
-        "resource://project/{slug}",
-      ]);
+      const templates = resourceTemplates.map((template) => template.uriTemplate);
+      expect(templates).toEqual(expect.arrayContaining(["resource://agents/{project_key}", "resource://project/{slug}"]));
+      for (const template of templates) expect(template).toMatch(/\{[a-z_]+\}/);
+      expect(uris).not.toContain("resource://project/{slug}");
     });
 
     it("resource://projects lists every project", async () => {
@@ -338,6 +353,100 @@ describe("MCP over Streamable HTTP", () => {
       await expect(client.readResource({ uri: "resource://agents/no-such-project" })).rejects.toThrow(/NOT_FOUND: .*not found/);
       await expect(client.readResource({ uri: "resource://nothing-here" })).rejects.toThrow(/Unknown resource/);
     });
+  });
+});
+
+// The black-box checks of the reference (§13.1 items 1-5), over HTTP, where each call carries its token.
+describe("conformance: projects and agents (reference §13.1 items 1-5)", () => {
+  const agentArgs = { program: "claude-code", model: "opus-4.1" };
+
+  it("1. project bootstrap and slug", async () => {
+    const project = await callOk<ProjectResult>(client, "ensure_project", { human_key: "/backend" });
+    expect(project.slug).toBe("backend");
+    expect((await callOk<ProjectResult>(client, "ensure_project", { human_key: "/backend" })).id).toBe(project.id);
+    expect(await callError(client, "ensure_project", { human_key: "relative/path" })).toContain("absolute");
+    const agent = await callOk<AgentResult>(client, "register_agent", { project_key: "Backend", ...agentArgs });
+    expect(agent.project_id).toBe(project.id);
+    expect(await callError(client, "register_agent", { project_key: "NonExistentProject", ...agentArgs })).toContain("not found");
+  });
+
+  it("2. auto-generated names", async () => {
+    await callOk(client, "ensure_project", { human_key: "/conformance/two" });
+    const agent = await callOk<AgentResult>(client, "register_agent", { project_key: "/conformance/two", ...agentArgs });
+    expect(GENERATED_NAMES.has(agent.name)).toBe(true);
+    expect(agent.registration_token.length).toBeGreaterThan(0);
+    const names = new Set<string>();
+    for (let i = 0; i < 5; i += 1) {
+      const created = await callOk<AgentResult>(client, "create_agent_identity", { project_key: "/conformance/two", ...agentArgs });
+      expect(GENERATED_NAMES.has(created.name)).toBe(true);
+      names.add(created.name);
+    }
+    expect(names.size).toBe(5);
+  });
+
+  it("3. case-insensitive identity", async () => {
+    await callOk(client, "ensure_project", { human_key: "/conformance/three" });
+    const first = await callOk<AgentResult>(client, "register_agent", { project_key: "/conformance/three", ...agentArgs, name: "GreenLake" });
+    const second = await callOk<AgentResult>(client, "register_agent", {
+      project_key: "/conformance/three",
+      program: "codex-cli",
+      model: "gpt-5",
+      name: "greenlake",
+      registration_token: first.registration_token,
+    });
+    expect(second.id).toBe(first.id);
+    expect(second.program).toBe("codex-cli");
+    expect(second.name).toBe("GreenLake");
+  });
+
+  it("4. name coercion vs strict", async () => {
+    await callOk(client, "ensure_project", { human_key: "/conformance/four" });
+    for (const name of ["BackendHarmonizer", "claude-code"]) {
+      const coerced = await callOk<AgentResult>(client, "register_agent", { project_key: "/conformance/four", ...agentArgs, name });
+      expect(coerced.name).not.toBe(name);
+      expect(GENERATED_NAMES.has(coerced.name)).toBe(true);
+    }
+    expect((await callOk<AgentResult>(client, "register_agent", { project_key: "/conformance/four", ...agentArgs, name: "alpha-one" })).name).toBe(
+      "alpha-one",
+    );
+
+    const strictServer = await startTestServer(db, { nameMode: "strict" });
+    const strictClient = await connectMcp(strictServer.url);
+    try {
+      const descriptive = await callError(strictClient, "register_agent", { project_key: "/conformance/four", ...agentArgs, name: "BackendHarmonizer" });
+      expect(descriptive).toMatch(/^DESCRIPTIVE_NAME: .*descriptive/);
+      const program = await callError(strictClient, "register_agent", { project_key: "/conformance/four", ...agentArgs, name: "claude-code" });
+      expect(program).toMatch(/^PROGRAM_NAME_AS_AGENT: .*program/);
+      const explicit = await callOk<AgentResult>(strictClient, "register_agent", { project_key: "/conformance/four", ...agentArgs, name: "alpha-two" });
+      expect(explicit.name).toBe("alpha-two");
+    } finally {
+      await strictClient.close();
+      await strictServer.close();
+    }
+  });
+
+  it("5. takeover protection across sessions", async () => {
+    await callOk(client, "ensure_project", { human_key: "/conformance/five" });
+    const sessionA = await connectMcp(server.url);
+    const sessionB = await connectMcp(server.url);
+    const sessionC = await connectMcp(server.url);
+    try {
+      const owner = await callOk<AgentResult>(sessionA, "register_agent", { project_key: "/conformance/five", ...agentArgs, name: "BlueLake" });
+      const refused = await callError(sessionB, "register_agent", { project_key: "/conformance/five", ...agentArgs, name: "BlueLake" });
+      expect(refused).toContain("registration_token");
+      expect(await db.prisma.agent.count({ where: { projectId: owner.project_id } })).toBe(1);
+      const updated = await callOk<AgentResult>(sessionC, "register_agent", {
+        project_key: "/conformance/five",
+        ...agentArgs,
+        name: "BlueLake",
+        task_description: "back in control",
+        registration_token: owner.registration_token,
+      });
+      expect(updated.id).toBe(owner.id);
+      expect(updated.task_description).toBe("back in control");
+    } finally {
+      await Promise.all([sessionA.close(), sessionB.close(), sessionC.close()]);
+    }
   });
 });
 

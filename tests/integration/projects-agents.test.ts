@@ -452,6 +452,26 @@ describe("register_agent", () => {
     expect(rows[0]!.taskDescription).toBe(fulfilled[0]!.value.task_description);
   });
 
+  it("picks the last free generated name, and says so when none is left", async () => {
+    const own = await ensure(coerce, "/srv/register/full");
+    const all = [...GENERATED_NAMES];
+    const last = all[all.length - 1]!;
+    await db.prisma.agent.createMany({
+      data: all.slice(0, -1).map((name) => ({ projectId: own.id, name, nameKey: name.toLowerCase(), program: "p", model: "m" })),
+    });
+    const lastOne = await register(coerce, { project_key: own.slug });
+    expect(lastOne.name).toBe(last);
+
+    const error = await appError(register(coerce, { project_key: own.slug }));
+    expect(error.code).toBe("CONFLICT");
+    expect(error.message).toContain("alpha-one");
+    const coercedError = await appError(createIdentity(coerce, { project_key: own.slug, name_hint: "claude-code" }));
+    expect(coercedError.code).toBe("CONFLICT");
+    // Explicit ids are still available.
+    expect((await register(coerce, { project_key: own.slug, name: "overflow-1" })).name).toBe("overflow-1");
+    expect(await db.prisma.agent.count({ where: { projectId: own.id } })).toBe(4279);
+  });
+
   it("gives 10 concurrent registrations without a name 10 distinct agents", async () => {
     const own = await ensure(coerce, "/srv/register/race-generated");
     const agents = await Promise.all(Array.from({ length: 10 }, () => register(coerce, { project_key: own.slug })));
@@ -504,6 +524,26 @@ describe("create_agent_identity", () => {
     expect(invalid.code).toBe("DESCRIPTIVE_NAME");
     expect(invalid.data).toEqual({ field: "name_hint" });
     expect(await agentRows(own.id)).toHaveLength(1);
+  });
+
+  it("always_auto mode ignores the hint", async () => {
+    const own = await ensure(coerce, "/srv/identity/auto");
+    const agent = await createIdentity(auto, { project_key: own.slug, name_hint: "cc-1" });
+    expect(GENERATED_NAMES.has(agent.name)).toBe(true);
+  });
+
+  it("gives one of 6 concurrent calls with one free hint the hint, the rest generated names (coerce) or NAME_TAKEN (strict)", async () => {
+    const own = await ensure(coerce, "/srv/identity/race");
+    const coerced = await Promise.all(Array.from({ length: 6 }, () => createIdentity(coerce, { project_key: own.slug, name_hint: "JadeGlen" })));
+    expect(coerced.filter((agent) => agent.name === "JadeGlen")).toHaveLength(1);
+    expect(new Set(coerced.map((agent) => agent.name)).size).toBe(6);
+
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => createIdentity(strict, { project_key: own.slug, name_hint: "jade-glen" })));
+    expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(1);
+    for (const result of results.filter((r) => r.status === "rejected")) {
+      expect((result.reason as AppError).code).toBe("NAME_TAKEN");
+    }
+    expect(await agentRows(own.id)).toHaveLength(7);
   });
 
   it("refuses an empty program or model and an unknown project", async () => {

@@ -54,6 +54,12 @@ describe("normalizeHumanKey", () => {
     expect(normalizeHumanKey("C:\\..")).toBe("C:\\");
     expect(isAbsoluteKey(normalizeHumanKey("C:\\"))).toBe(true);
   });
+
+  it("normalises UNC paths and keeps the share root whole", () => {
+    expect(normalizeHumanKey("\\\\server\\share\\repo\\")).toBe("\\\\server\\share\\repo");
+    expect(normalizeHumanKey("\\\\server\\share\\")).toBe("\\\\server\\share\\");
+    expect(isAbsoluteKey("\\\\server\\share\\repo")).toBe(true);
+  });
 });
 
 describe("isAbsoluteKey", () => {
