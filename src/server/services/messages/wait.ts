@@ -1,6 +1,6 @@
 import { AppError } from "@/server/errors";
 import { recipientMessages } from "@/server/db/mail-sql";
-import { waitForEvent } from "@/server/events/bus";
+import { waitForEvent, type MailEvent } from "@/server/events/bus";
 import type { WaitForMailInput } from "@/server/schemas/messages";
 import type { ServiceContext } from "../context";
 import { resolveProject } from "../projects/projects";
@@ -35,14 +35,18 @@ export async function waitForMail(ctx: ServiceContext, input: WaitForMailInput) 
     messages: rows.map((row) => inboxItem(row, input.include_bodies)),
   });
 
-  // Subscribe before looking, so mail committed between the look and the wait is not missed.
-  const wake = waitForEvent(ctx.events, (event) => event.type === "message" && event.agentIds.includes(agent.id), input.timeout_seconds * 1000, ctx.signal);
-  const waiting = await query();
-  if (waiting.length) {
-    wake.cancel();
-    return result("mail", waiting);
+  // Subscribe before looking, so mail committed between the look and the wait is not missed. A
+  // wake-up can bring nothing that matches (an urgent_only wait woken by normal mail, a message
+  // already read by another session): then keep waiting until the deadline.
+  const deadline = started + input.timeout_seconds * 1000;
+  const accept = (event: MailEvent) => event.type === "message" && event.agentIds.includes(agent.id);
+  for (;;) {
+    const wake = waitForEvent(ctx.events, accept, Math.max(0, deadline - Date.now()), ctx.signal);
+    const waiting = await query();
+    if (waiting.length) {
+      wake.cancel();
+      return result("mail", waiting);
+    }
+    if (!(await wake.promise)) return result("timeout", []);
   }
-  const event = await wake.promise;
-  if (!event) return result("timeout", []);
-  return result("mail", await query());
 }
