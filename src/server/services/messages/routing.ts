@@ -116,7 +116,11 @@ export async function routeRecipients(
 
 async function throwUnresolved(ctx: ServiceContext, project: Project, unresolved: string[]): Promise<never> {
   for (const raw of unresolved) {
-    const mistake = detectNameMistake(parseAddress(raw).name);
+    // `bob@x.com` parses as Name@project; when no such project exists, judge the whole string
+    // first so an email address is reported as one (not as the Unix username `bob`).
+    const address = parseAddress(raw);
+    const whole = address.projectIdent !== undefined && !raw.startsWith("project:") ? detectNameMistake(raw) : undefined;
+    const mistake = whole ?? detectNameMistake(address.name);
     if (mistake) throw new AppError(mistake.type, mistake.message, { recipient: raw });
   }
   const names = await ctx.db.agent.findMany({ where: { projectId: project.id }, select: { name: true }, take: 1000 });
