@@ -5,7 +5,7 @@ import type { ServiceContext } from "../context";
 import { resolveProject } from "../projects/projects";
 import { deliver, replayIdempotent, type DeliveryPayload, type SendResult } from "./deliver";
 import { agentViewer } from "./viewer";
-import { SUBJECT_MAX, asNameList } from "./validation";
+import { asNameList, truncateSubject } from "./validation";
 
 export type ReplyResult = Partial<DeliveryPayload> &
   Omit<SendResult, "verified_sender"> & { thread_id: string; reply_to: number; verified_sender?: true };
@@ -63,7 +63,7 @@ export async function replyMessage(ctx: ServiceContext, input: ReplyMessageInput
     project,
     sender,
     lists,
-    subject: prefixed(original.subject, input.subject_prefix).slice(0, SUBJECT_MAX),
+    subject: truncateSubject(prefixed(original.subject, input.subject_prefix)),
     bodyMd: input.body_md,
     importance: original.importance,
     ackRequired: original.ack_required,

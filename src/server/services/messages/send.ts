@@ -5,7 +5,7 @@ import { resolveProject } from "../projects/projects";
 import { deliver, replayIdempotent, type SendResult } from "./deliver";
 import type { RoutedDelivery } from "./routing";
 import { agentViewer } from "./viewer";
-import { SUBJECT_MAX, asNameList, normalizeThreadId, normalizeTopic } from "./validation";
+import { asNameList, normalizeThreadId, normalizeTopic, truncateSubject } from "./validation";
 
 const BROADCAST_WINDOW_MS = 30 * 24 * 3600 * 1000;
 
@@ -55,7 +55,7 @@ export async function sendMessage(ctx: ServiceContext, input: SendMessageInput):
     sender,
     lists,
     routed,
-    subject: input.subject.slice(0, SUBJECT_MAX),
+    subject: truncateSubject(input.subject),
     bodyMd: input.body_md,
     importance: input.importance || "normal",
     ackRequired: input.ack_required,

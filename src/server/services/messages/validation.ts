@@ -64,3 +64,9 @@ export function asNameList(value: string | string[] | null | undefined): string[
 }
 
 export const SUBJECT_MAX = 200;
+
+/** The first SUBJECT_MAX characters (code points, as upstream's Python slice): never half an emoji. */
+export function truncateSubject(subject: string): string {
+  if (subject.length <= SUBJECT_MAX) return subject;
+  return Array.from(subject).slice(0, SUBJECT_MAX).join("");
+}
