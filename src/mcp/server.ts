@@ -2,6 +2,8 @@ import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import {
   CallToolRequestSchema,
+  ErrorCode,
+  McpError,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
@@ -18,6 +20,9 @@ import { resources } from "./resources";
 import { tools } from "./tools";
 
 export type ToolProfile = "full" | "core";
+
+/** JSON-RPC code the MCP specification gives "resource not found". */
+const RESOURCE_NOT_FOUND = -32002;
 
 const SERVER_INFO = { name: "mailroom", version: "0.1.0" };
 const INSTRUCTIONS =
@@ -44,6 +49,12 @@ function toolListing(profile: ToolProfile): Tool[] {
 }
 
 const toolsByName = new Map(tools.map((tool) => [tool.name, tool]));
+
+/** A profile hides tools from calls as well as from the listing. */
+function findTool(name: string, profile: ToolProfile): ToolDefinition | undefined {
+  const tool = toolsByName.get(name);
+  return tool && (profile === "full" || tool.profile === "core") ? tool : undefined;
+}
 
 function asStructured(result: unknown): Record<string, unknown> {
   return result !== null && typeof result === "object" && !Array.isArray(result)
@@ -103,7 +114,7 @@ function createServer(ctx: ServiceContext, profile: ToolProfile): Server {
   });
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolListing(profile) }));
   server.setRequestHandler(CallToolRequestSchema, (request) =>
-    callTool(ctx, toolsByName.get(request.params.name), request.params.name, request.params.arguments),
+    callTool(ctx, findTool(request.params.name, profile), request.params.name, request.params.arguments),
   );
   server.setRequestHandler(ListResourcesRequestSchema, () => ({
     resources: resources
@@ -122,7 +133,9 @@ function createServer(ctx: ServiceContext, profile: ToolProfile): Server {
       const appError = toAppError(error);
       if (appError.code === "INTERNAL_ERROR") console.error(`[mcp] resource ${request.params.uri} failed:`, error);
       // Resource reads have no isError result: the JSON-RPC error carries the same message.
-      throw new Error(`${appError.code}: ${appError.message}`);
+      const code =
+        appError.code === "NOT_FOUND" ? RESOURCE_NOT_FOUND : appError.httpStatus < 500 ? ErrorCode.InvalidParams : ErrorCode.InternalError;
+      throw new McpError(code, `${appError.code}: ${appError.message}`, { type: appError.code });
     }
   });
   return server;

@@ -16,18 +16,23 @@ export const agentName = z
   .max(128)
   .describe("Agent name, case-insensitive (e.g. GreenCastle).");
 
-export const registrationToken = z
-  .string()
-  .min(1)
-  .max(256)
-  .optional()
-  .describe("The agent's registration_token returned by register_agent; proves you are that agent.");
+/** An empty string means "no token", as clients that always send the field expect. */
+export const optionalToken = (description: string) =>
+  z
+    .string()
+    .max(256)
+    .nullish()
+    .transform((value) => value || undefined)
+    .optional()
+    .describe(description);
+
+export const registrationToken = optionalToken("The agent's registration_token returned by register_agent; proves you are that agent.");
 
 /**
- * `format` is accepted on every tool for compatibility with mcp_agent_mail clients. Only JSON is
- * produced; the aliases that mean "the default" are accepted as JSON too.
+ * `format` is accepted on every tool for compatibility with mcp_agent_mail clients. Results are
+ * always JSON: upstream itself falls back to JSON when its TOON encoder is unavailable.
  */
 export const outputFormat = z
-  .enum(["json", "application/json", "text/json", "", "auto", "default", "none", "null"])
+  .enum(["json", "application/json", "text/json", "toon", "application/toon", "text/toon", "", "auto", "default", "none", "null"])
   .nullish()
-  .describe("Output format; only json is supported.");
+  .describe("Output format; results are JSON.");

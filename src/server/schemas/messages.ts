@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { agentName, outputFormat, projectKey, registrationToken } from "./common";
+import { agentName, optionalToken, outputFormat, projectKey, registrationToken } from "./common";
 
 const recipients = (what: string) =>
   z
@@ -7,7 +7,7 @@ const recipients = (what: string) =>
     .nullish()
     .describe(`${what}: agent names; Name@project or project:<slug>#Name for another project. A single string is accepted.`);
 
-const senderToken = z.string().min(1).max(256).optional().describe("Sender's registration_token (proves sender_name).");
+const senderToken = optionalToken("Sender's registration_token (proves sender_name).");
 const idempotencyKey = z
   .string()
   .trim()
