@@ -147,6 +147,8 @@ export function waitForEvent(
     const timer = setTimeout(() => finish(undefined), timeoutMs);
     signal?.addEventListener("abort", onAbort);
     cancel = () => finish(undefined);
+    // An abort that happened before the wait began fires no event: stop now, not at the timeout.
+    if (signal?.aborted) finish(undefined);
   });
   return { promise, cancel };
 }
