@@ -38,6 +38,16 @@ function messageColumns(includeBodies: boolean) {
 
 const SENDER_JOIN = P.sql`JOIN agents s ON s.id = m.sender_id JOIN projects sp ON sp.id = s.project_id`;
 
+// created_ts is stored with microseconds but every result shows milliseconds, and clients pass
+// those values back as since_ts. Comparing at millisecond granularity keeps "strictly after the
+// created_ts you were shown" from returning that same message again.
+function createdAfter(since: Date) {
+  return P.sql`m.created_ts >= ${new Date(since.getTime() + 1)}`;
+}
+function createdAtOrBefore(until: Date) {
+  return P.sql`m.created_ts < ${new Date(until.getTime() + 1)}`;
+}
+
 export interface DeliveryInput {
   projectId: number;
   recipients: { agentId: number; kind: "to" | "cc" | "bcc" }[];
@@ -122,8 +132,8 @@ export async function recipientMessages(db: Prisma, query: RecipientQuery): Prom
   if (query.urgentOnly) conditions.push(P.sql`m.importance IN ('high', 'urgent')`);
   if (query.unreadOnly) conditions.push(P.sql`r.read_ts IS NULL`);
   if (query.ackPending) conditions.push(P.sql`m.ack_required AND r.ack_ts IS NULL`);
-  if (query.createdAtOrBefore) conditions.push(P.sql`m.created_ts <= ${query.createdAtOrBefore}`);
-  if (query.since) conditions.push(P.sql`m.created_ts > ${query.since}`);
+  if (query.createdAtOrBefore) conditions.push(createdAtOrBefore(query.createdAtOrBefore));
+  if (query.since) conditions.push(createdAfter(query.since));
   if (query.sinceId) conditions.push(P.sql`r.message_id > ${query.sinceId}`);
   if (query.beforeId) conditions.push(P.sql`r.message_id < ${query.beforeId}`);
   if (query.topic) conditions.push(P.sql`lower(m.topic) = lower(${query.topic})`);
@@ -169,7 +179,7 @@ export async function visibleMessages(db: Prisma, query: VisibleQuery): Promise<
   }
   if (query.topic) conditions.push(P.sql`lower(m.topic) = lower(${query.topic})`);
   if (query.senderId !== undefined) conditions.push(P.sql`m.sender_id = ${query.senderId}`);
-  if (query.since) conditions.push(P.sql`m.created_ts > ${query.since}`);
+  if (query.since) conditions.push(createdAfter(query.since));
   if (query.beforeId) conditions.push(P.sql`m.id < ${query.beforeId}`);
   const viewerJoin =
     query.viewerId === null
@@ -238,8 +248,8 @@ export async function searchMessages(db: Prisma, query: SearchQuery): Promise<Se
     conditions.push(seed === null ? P.sql`m.thread_id = ${query.threadId}` : P.sql`(m.thread_id = ${query.threadId} OR m.id = ${seed})`);
   }
   if (query.importance?.length) conditions.push(P.sql`m.importance = ANY(${query.importance}::text[])`);
-  if (query.since) conditions.push(P.sql`m.created_ts >= ${query.since}`);
-  if (query.until) conditions.push(P.sql`m.created_ts <= ${query.until}`);
+  if (query.since) conditions.push(createdAfter(query.since));
+  if (query.until) conditions.push(createdAtOrBefore(query.until));
   const viewer = query.viewerId;
   // Rank first, then highlight only the rows that are returned (ts_headline is the costly part).
   return db.$queryRaw<SearchRow[]>`
