@@ -42,10 +42,17 @@ export function parseTimestamp(value: string | null | undefined, field = "since_
   }
   const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(candidate);
   const date = new Date(hasZone ? candidate.replace(" ", "T") : `${candidate.replace(" ", "T")}Z`);
-  if (Number.isNaN(date.getTime())) {
+  if (Number.isNaN(date.getTime()) || !isCalendarDate(candidate)) {
     throw new AppError("INVALID_TIMESTAMP", `Invalid ${field} '${candidate}': not a real date.`, { field });
   }
   return date;
+}
+
+/** Date rolls 2026-02-30 over to March 2 and T24:00 to the next day; ISO-8601 readers refuse both. */
+function isCalendarDate(candidate: string): boolean {
+  const [, year, month, day, hour] = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}))?/i.exec(candidate) ?? [];
+  const check = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  return check.getUTCMonth() === Number(month) - 1 && check.getUTCDate() === Number(day) && (hour === undefined || Number(hour) < 24);
 }
 
 /** limit < 1 is an error; above `max` it is capped (the reference's rule for inbox reads). */
