@@ -77,11 +77,23 @@ async function postgresBus(url: string): Promise<EventBus> {
     const next = new pg.Client({ connectionString: url });
     next.on("notification", (message) => listeners.emit(message.payload));
     next.on("error", (error) => {
+      // Only the live connection triggers a reconnect (a stale one can still report errors).
+      if (client !== next) return;
       console.error("[events] LISTEN connection lost:", error.message);
       reconnect();
     });
-    await next.connect();
-    await next.query(`LISTEN ${MAIL_EVENTS_CHANNEL}`);
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${MAIL_EVENTS_CHANNEL}`);
+    } catch (error) {
+      next.end().catch(() => {});
+      throw error;
+    }
+    if (closed) {
+      // close() ran while this connection was being opened.
+      await next.end().catch(() => {});
+      return;
+    }
     client = next;
     retryDelay = 250;
   };
@@ -92,6 +104,7 @@ async function postgresBus(url: string): Promise<EventBus> {
     lost?.end().catch(() => {});
     if (closed) return;
     setTimeout(() => {
+      if (closed) return;
       connect().catch((error: Error) => {
         console.error("[events] reconnect failed:", error.message);
         retryDelay = Math.min(retryDelay * 2, 10_000);
