@@ -48,7 +48,8 @@ export function summarize(messages: SummarySource[], caps = { keyPoints: 10, act
         keyPoints.push(bullet[1]!.replace(/^\[( |x|X)\]\s+/, "").trim());
       }
     }
-    for (const match of message.body_md.matchAll(/(?:^|[^\w@])@([A-Za-z0-9][A-Za-z0-9._-]*)/g)) {
+    // A mention ends on a letter or digit: "thanks @RedFox." mentions RedFox, not "RedFox.".
+    for (const match of message.body_md.matchAll(/(?:^|[^\w@])@([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)/g)) {
       mentions.set(match[1]!, (mentions.get(match[1]!) ?? 0) + 1);
     }
     for (const match of message.body_md.matchAll(/`([^`\n]+)`/g)) {
