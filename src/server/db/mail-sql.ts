@@ -216,6 +216,22 @@ export async function recipientsOf(db: Prisma, messageIds: number[]): Promise<Re
     ORDER BY r.message_id, CASE r.kind WHEN 'to' THEN 0 WHEN 'cc' THEN 1 ELSE 2 END, a.id`;
 }
 
+/**
+ * Ids of every delivery of the send that produced `messageId` (one row per project, oldest
+ * first). All rows of one send are inserted by one statement, so they share the sender, the
+ * transaction's created_ts and the content.
+ */
+export async function deliveriesOf(db: Prisma, messageId: number): Promise<number[]> {
+  const rows = await db.$queryRaw<{ id: number }[]>`
+    SELECT d.id FROM messages m
+    JOIN messages d ON d.sender_id = m.sender_id AND d.created_ts = m.created_ts
+      AND d.subject = m.subject AND d.body_md = m.body_md
+      AND d.thread_id IS NOT DISTINCT FROM m.thread_id
+    WHERE m.id = ${messageId}
+    ORDER BY d.id`;
+  return rows.map((row) => row.id);
+}
+
 export interface SearchQuery {
   projectId: number;
   viewerId: number | null;

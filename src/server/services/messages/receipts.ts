@@ -1,5 +1,5 @@
 import { AppError } from "@/server/errors";
-import { recipientsOf } from "@/server/db/mail-sql";
+import { deliveriesOf, recipientsOf } from "@/server/db/mail-sql";
 import type { MessageReceiptsInput } from "@/server/schemas/messages";
 import type { ServiceContext } from "../context";
 import { isoTs, isoTsOrNull } from "../format";
@@ -17,7 +17,7 @@ export async function getMessageReceipts(ctx: ServiceContext, input: MessageRece
   if (!message) {
     throw new AppError("NOT_FOUND", `Message ${input.message_id} not found among messages sent by '${agent.name}'.`, { field: "message_id" });
   }
-  const rows = await recipientsOf(ctx.db, [message.id]);
+  const rows = await recipientsOf(ctx.db, await deliveriesOf(ctx.db, message.id));
   const recipients = rows.map((row) => ({
     agent: row.name,
     project: row.project_slug,
