@@ -9,7 +9,7 @@ import { testConfig } from "./context";
 // Serves the app's own request handlers over real HTTP, so tests can use the MCP SDK client and
 // the tRPC client against them without building Next.
 
-async function toRequest(req: IncomingMessage, base: string): Promise<Request> {
+async function toRequest(req: IncomingMessage, base: string, signal: AbortSignal): Promise<Request> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const headers = new Headers();
@@ -18,12 +18,29 @@ async function toRequest(req: IncomingMessage, base: string): Promise<Request> {
     else if (value !== undefined) headers.set(key, value);
   }
   const body = chunks.length && req.method !== "GET" && req.method !== "HEAD" ? Buffer.concat(chunks) : undefined;
-  return new Request(new URL(req.url ?? "/", base), { method: req.method, headers, body });
+  return new Request(new URL(req.url ?? "/", base), { method: req.method, headers, body, signal });
 }
 
+/** Writes the response as it is produced (SSE streams too) and stops reading it when the client goes away. */
 async function send(res: ServerResponse, response: Response): Promise<void> {
   res.writeHead(response.status, Object.fromEntries(response.headers.entries()));
-  res.end(Buffer.from(await response.arrayBuffer()));
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  res.once("close", () => void reader.cancel().catch(() => {}));
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (res.destroyed) return;
+      res.write(value);
+    }
+  } catch {
+    // The client went away mid-stream (the reader was cancelled).
+  }
+  res.end();
 }
 
 function route(handlers: Handlers, request: Request): Promise<Response> | Response {
@@ -47,11 +64,17 @@ export async function startTestServer(database: Database, config: Partial<Servic
   const handlers = createHandlers({ database: async () => database, events, config: { ...testConfig, ...config } });
   const server = createServer((req, res) => {
     const base = `http://${req.headers.host ?? "127.0.0.1"}`;
-    toRequest(req, base)
+    // Like Next, a request's signal aborts when its client disconnects before the answer is done.
+    const aborter = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) aborter.abort();
+    });
+    toRequest(req, base, aborter.signal)
       .then((request) => route(handlers, request))
       .then((response) => send(res, response))
       .catch((error: unknown) => {
-        res.writeHead(500).end(String(error));
+        if (!res.headersSent) res.writeHead(500);
+        res.end(String(error));
       });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
