@@ -76,14 +76,20 @@ export function createHandlers(deps: HandlerDeps) {
     async events(request: Request): Promise<Response> {
       const url = new URL(request.url);
       let stream: AsyncGenerator<StreamEvent>;
+      // Ends the stream when the client goes away: either the request is aborted or the runtime
+      // only cancels the response body (the generator may be parked waiting for an event then,
+      // where return() cannot reach it).
+      const stop = new AbortController();
+      if (request.signal.aborted) stop.abort();
+      else request.signal.addEventListener("abort", () => stop.abort(), { once: true });
       try {
         const ctx = await context(request);
         const projectKey = url.searchParams.get("project");
         if (!projectKey) throw new AppError("INVALID_ARGUMENT", "project parameter is required for the events stream.");
-        stream = mailEvents(ctx, { project_key: projectKey, agent_name: url.searchParams.get("agent"), agent_token: url.searchParams.get("agent_token") }, request.signal);
+        stream = mailEvents(ctx, { project_key: projectKey, agent_name: url.searchParams.get("agent"), agent_token: url.searchParams.get("agent_token") }, stop.signal);
         // Authorisation happens before the first event: surface its failure as an HTTP status.
         const first = await stream.next();
-        return sse(first.done ? undefined : first.value, stream, request.signal);
+        return sse(first.done ? undefined : first.value, stream, stop);
       } catch (error) {
         const appError = toAppError(error);
         if (appError.code === "INTERNAL_ERROR") console.error("[events] failed:", error);
@@ -119,7 +125,7 @@ export type Handlers = ReturnType<typeof createHandlers>;
 
 const KEEPALIVE_MS = 15_000;
 
-function sse(first: StreamEvent | undefined, rest: AsyncGenerator<StreamEvent>, signal: AbortSignal): Response {
+function sse(first: StreamEvent | undefined, rest: AsyncGenerator<StreamEvent>, stop: AbortController): Response {
   const encoder = new TextEncoder();
   const frame = (event: StreamEvent) => encoder.encode(`event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`);
   let keepalive: ReturnType<typeof setInterval> | undefined;
@@ -131,7 +137,7 @@ function sse(first: StreamEvent | undefined, rest: AsyncGenerator<StreamEvent>, 
       try {
         for await (const event of rest) controller.enqueue(frame(event));
       } catch (error) {
-        if (!signal.aborted) console.error("[events] stream failed:", error);
+        if (!stop.signal.aborted) console.error("[events] stream failed:", error);
       } finally {
         clearInterval(keepalive);
         try {
@@ -143,6 +149,7 @@ function sse(first: StreamEvent | undefined, rest: AsyncGenerator<StreamEvent>, 
     },
     cancel() {
       clearInterval(keepalive);
+      stop.abort();
       void rest.return(undefined);
     },
   });
