@@ -2,12 +2,14 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "@/server/db/client";
-import { createEventBus, waitForEvent, type MailEvent } from "@/server/events/bus";
+import { createEventBus, waitForEvent, type EventBus, type MailEvent } from "@/server/events/bus";
+import { createHandlers } from "@/server/http/handlers";
+import { testConfig } from "../helpers/context";
 import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
 import { callError, callOk, connectMcp } from "../helpers/mcp-client";
-import { openEventStream, type EventStream } from "../helpers/sse";
+import { openEventStream, SseReader, type EventStream } from "../helpers/sse";
 
 // Real-time wake-ups: wait_for_mail over MCP, LISTEN/NOTIFY across two server instances, and the
 // /api/events SSE stream — all over real HTTP against the app's own handlers.
@@ -534,6 +536,43 @@ describe("the event bus", () => {
       expect(leftover).toEqual([]);
     } finally {
       await admin.end();
+    }
+  });
+});
+
+describe("the SSE handler when only the response body is cancelled", () => {
+  // Some runtimes cancel the response stream without aborting request.signal: the stream must
+  // still let go of its bus subscription then.
+  it("unsubscribes from the bus when the body is cancelled", async () => {
+    const bus = await createEventBus(db, db.url);
+    let active = 0;
+    const counting: EventBus = {
+      subscribe(listener) {
+        active += 1;
+        const unsubscribe = bus.subscribe(listener);
+        return () => {
+          active -= 1;
+          unsubscribe();
+        };
+      },
+      close: () => bus.close(),
+    };
+    const handlers = createHandlers({ database: async () => db, events: async () => counting, config: testConfig });
+    try {
+      const { slug, agents } = await freshProject(["BlueLake"]);
+      const url = `http://127.0.0.1/api/events?project=${slug}&agent=BlueLake&agent_token=${agents.BlueLake.token}`;
+      const response = await handlers.events(new Request(url));
+      expect(response.status).toBe(200);
+      const reader = response.body!.getReader();
+      const events = new SseReader(reader);
+      expect((await events.next()).event).toBe("ready");
+      expect(active).toBe(1);
+
+      await reader.cancel();
+      for (let i = 0; i < 50 && active > 0; i += 1) await settle(10);
+      expect(active).toBe(0);
+    } finally {
+      await counting.close();
     }
   });
 });
