@@ -230,14 +230,23 @@ describe("fetch_inbox (13.1 #11)", () => {
     }
   });
 
-  it("since_id is a cursor over message ids", async () => {
+  it("since_id is a cursor over message ids, read oldest first so paging never skips mail", async () => {
     const f = await setup();
     const m1 = await f.send("GreenLake", { to: ["BlueDog"] });
     const m2 = await f.send("GreenLake", { to: ["BlueDog"] });
     const m3 = await f.send("RedFox", { to: ["BlueDog"] });
-    expect((await f.inbox("BlueDog", { since_id: m1 })).map((m) => m.id)).toEqual([m3, m2]);
+    expect((await f.inbox("BlueDog", { since_id: m1 })).map((m) => m.id)).toEqual([m2, m3]);
     expect((await f.inbox("BlueDog", { since_id: m3 })).map((m) => m.id)).toEqual([]);
-    expect((await f.inbox("BlueDog", { since_id: 0 })).map((m) => m.id)).toEqual([m3, m2, m1]);
+    expect((await f.inbox("BlueDog", { since_id: 0 })).map((m) => m.id)).toEqual([m1, m2, m3]);
+    const paged: number[] = [];
+    let cursor = 0;
+    for (let page = 0; page < 5; page += 1) {
+      const items = await f.inbox("BlueDog", { since_id: cursor, limit: 1 });
+      if (items.length === 0) break;
+      paged.push(items[0]!.id);
+      cursor = items[0]!.id;
+    }
+    expect(paged).toEqual([m1, m2, m3]);
   });
 
   it("limit: 0 or negative is INVALID_LIMIT, small limits cut newest first, huge limits are capped at 1000", async () => {

@@ -38,3 +38,5 @@ function requireRole(role: Role) {
 
 export const readProcedure = t.procedure.use(errorMapping).use(requireRole("read"));
 export const writeProcedure = t.procedure.use(errorMapping).use(requireRole("write"));
+/** Reading every agent's mail (the overseer's dashboard) is an admin operation. */
+export const adminProcedure = t.procedure.use(errorMapping).use(requireRole("admin"));

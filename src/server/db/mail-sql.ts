@@ -124,6 +124,8 @@ export interface RecipientQuery {
   sinceId?: number | null;
   beforeId?: number | null;
   topic?: string | null;
+  /** Newest first by default; a since_id cursor reads oldest first so that no message is skipped. */
+  order?: "asc" | "desc";
 }
 
 /** An agent's received messages (to, cc and bcc rows), newest first. */
@@ -143,7 +145,7 @@ export async function recipientMessages(db: Prisma, query: RecipientQuery): Prom
     JOIN messages m ON m.id = r.message_id
     ${SENDER_JOIN}
     WHERE ${P.join(conditions, " AND ")}
-    ORDER BY r.message_id DESC
+    ${query.order === "asc" ? P.sql`ORDER BY r.message_id ASC` : P.sql`ORDER BY r.message_id DESC`}
     LIMIT ${query.limit}`;
 }
 

@@ -65,7 +65,7 @@ export const fetchInboxInput = z.strictObject({
   urgent_only: z.boolean().default(false).describe("Only importance high or urgent."),
   include_bodies: includeBodies(false),
   since_ts: sinceTs,
-  since_id: z.number().int().nonnegative().nullish().describe("Cursor: only messages with id greater than this."),
+  since_id: z.number().int().nonnegative().nullish().describe("Cursor: only messages with id greater than this, oldest first; pass the last id you saw."),
   topic: z.string().max(256).nullish().describe("Only this topic (case-insensitive)."),
   registration_token: registrationToken,
   format: outputFormat,

@@ -30,6 +30,8 @@ export interface Outgoing {
   idempotency?: { key: string; tool: string };
   /** Recipients already resolved (broadcast, overseer); skips name routing. */
   routed?: RoutedDelivery[];
+  /** Agents the contact policy does not apply to (everyone already in a thread being replied to). */
+  contactExempt?: ReadonlySet<number>;
 }
 
 export function assertWithinLimits(ctx: ServiceContext, bodyMd: string, recipientCount: number): void {
@@ -51,9 +53,14 @@ export function assertWithinLimits(ctx: ServiceContext, bodyMd: string, recipien
 }
 
 /** The first result of a call made earlier with the same idempotency key, rebuilt from the database. */
-export async function replayIdempotent(ctx: ServiceContext, sender: Agent, key: string): Promise<SendResult | undefined> {
+export async function replayIdempotent(ctx: ServiceContext, sender: Agent, key: string, tool: string): Promise<SendResult | undefined> {
   const record = await ctx.db.idempotencyKey.findUnique({ where: { senderId_key: { senderId: sender.id, key } } });
   if (!record) return undefined;
+  if (record.tool !== tool) {
+    throw new AppError("INVALID_ARGUMENT", `idempotency_key '${key}' was already used by ${record.tool}; use a new key for ${tool}.`, {
+      field: "idempotency_key",
+    });
+  }
   const messages = await ctx.db.message.findMany({ where: { id: { in: record.messageIds } }, select: { id: true, projectId: true } });
   const projects = await ctx.db.project.findMany({ where: { id: { in: messages.map((m) => m.projectId) } } });
   const viewer = { kind: "agent" as const, agent: sender };
@@ -80,7 +87,7 @@ export async function replayIdempotent(ctx: ServiceContext, sender: Agent, key: 
  * project addressed, all in one statement, so a send reaches every recipient or none.
  */
 export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<SendResult> {
-  const routed = outgoing.routed ?? (await routeRecipients(ctx, outgoing.project, outgoing.sender, outgoing.lists));
+  const routed = outgoing.routed ?? (await routeRecipients(ctx, outgoing.project, outgoing.sender, outgoing.lists, { contactExempt: outgoing.contactExempt }));
   const recipientCount = routed.reduce((sum, delivery) => sum + delivery.recipients.length, 0);
   assertWithinLimits(ctx, outgoing.bodyMd, recipientCount);
   if (routed.length === 0) return { deliveries: [], count: 0, verified_sender: true };
@@ -104,7 +111,7 @@ export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<
   } catch (error) {
     // A concurrent retry with the same key committed first: return its result instead.
     if (outgoing.idempotency && isUniqueViolation(error)) {
-      const replay = await replayIdempotent(ctx, outgoing.sender, outgoing.idempotency.key);
+      const replay = await replayIdempotent(ctx, outgoing.sender, outgoing.idempotency.key, outgoing.idempotency.tool);
       if (replay) return replay;
     }
     throw error;

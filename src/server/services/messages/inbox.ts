@@ -8,7 +8,11 @@ import { inboxItem, messageBase, stateItem, withRecipients } from "./views";
 import { agentViewer, groupByMessage, recipientLists, viewerId, type Viewer } from "./viewer";
 import { clampLimit, normalizeTopic, parseTimestamp } from "./validation";
 
-/** fetch_inbox: received mail (to, cc and bcc), newest first; reading it changes no state. */
+/**
+ * fetch_inbox: received mail (to, cc and bcc), newest first; reading it changes no state. With a
+ * since_id cursor it reads oldest first, so advancing the cursor to the last id seen never skips
+ * a message.
+ */
 export async function fetchInbox(ctx: ServiceContext, input: FetchInboxInput) {
   const project = await resolveProject(ctx.db, input.project_key);
   const limit = clampLimit(input.limit);
@@ -22,6 +26,7 @@ export async function fetchInbox(ctx: ServiceContext, input: FetchInboxInput) {
     urgentOnly: input.urgent_only,
     since,
     sinceId: input.since_id ?? null,
+    order: input.since_id === undefined || input.since_id === null ? "desc" : "asc",
     topic,
   });
   return rows.map((row) => inboxItem(row, input.include_bodies));

@@ -17,6 +17,7 @@ const PREAMBLE = "---\n\n🚨 MESSAGE FROM HUMAN OVERSEER 🚨\n\nThis message i
 export async function overseerSend(ctx: ServiceContext, input: OverseerSendInput) {
   if (!hasRole(ctx.actor, "write")) throw new AppError("FORBIDDEN", "Sending as the overseer needs the write role.");
   const project = await resolveProject(ctx.db, input.project_key);
+  const threadId = normalizeThreadId(input.thread_id);
   const nameKey = OVERSEER_NAME.toLowerCase();
   await ctx.db.agent.createMany({
     data: [{ projectId: project.id, name: OVERSEER_NAME, nameKey, program: "WebUI", model: "Human", contactPolicy: "open", taskDescription: "Human overseer" }],
@@ -33,7 +34,7 @@ export async function overseerSend(ctx: ServiceContext, input: OverseerSendInput
     bodyMd: `${PREAMBLE}${input.body_md}`,
     importance: "high",
     ackRequired: false,
-    threadId: normalizeThreadId(input.thread_id),
+    threadId,
     topic: null,
   });
   const first = result.deliveries[0]?.payload;

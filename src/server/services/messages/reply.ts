@@ -38,7 +38,7 @@ export async function replyMessage(ctx: ServiceContext, input: ReplyMessageInput
   const replyTo = original.id;
 
   if (input.idempotency_key) {
-    const replay = await replayIdempotent(ctx, sender, input.idempotency_key);
+    const replay = await replayIdempotent(ctx, sender, input.idempotency_key, "reply_message");
     if (replay) return { ...replay.deliveries[0]?.payload, ...replay, thread_id: threadId, reply_to: replyTo };
   }
 
@@ -59,7 +59,15 @@ export async function replyMessage(ctx: ServiceContext, input: ReplyMessageInput
     return { thread_id: threadId, reply_to: replyTo, deliveries: [], count: 0 };
   }
 
+  // Everyone already in the thread may be answered, whatever their contact policy (§2.2).
+  const threadRows = await ctx.db.message.findMany({
+    where: { projectId: project.id, OR: [{ threadId }, ...(/^\d+$/.test(threadId) ? [{ id: Number(threadId) }] : [])] },
+    select: { senderId: true, recipients: { select: { agentId: true } } },
+  });
+  const participants = new Set(threadRows.flatMap((row) => [row.senderId, ...row.recipients.map((r) => r.agentId)]));
+
   const result = await deliver(ctx, {
+    contactExempt: participants,
     project,
     sender,
     lists,

@@ -51,7 +51,7 @@ export async function routeRecipients(
   senderProject: Project,
   sender: Agent,
   lists: Record<RecipientKind, string[]>,
-  options: { bypassContactPolicy?: boolean } = {},
+  options: { bypassContactPolicy?: boolean; contactExempt?: ReadonlySet<number> } = {},
 ): Promise<RoutedDelivery[]> {
   const byAgent = new Map<number, { agent: Agent; kind: RecipientKind; project: Project }>();
   const unresolved: string[] = [];
@@ -97,7 +97,7 @@ export async function routeRecipients(
     if (agent.retiredAt) {
       throw new AppError("AGENT_RETIRED", `Agent '${agent.name}' is retired and no longer receives mail.`, { recipient: agent.name });
     }
-    if (agent.contactPolicy === "block_all" && !options.bypassContactPolicy) {
+    if (agent.contactPolicy === "block_all" && !options.bypassContactPolicy && !options.contactExempt?.has(agent.id)) {
       throw new AppError("CONTACT_BLOCKED", `Recipient is not accepting messages: ${agent.name} (contact policy block_all).`, {
         recipient: agent.name,
       });

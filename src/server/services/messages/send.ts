@@ -30,7 +30,7 @@ export async function sendMessage(ctx: ServiceContext, input: SendMessageInput):
   const { agent: sender } = await agentViewer(ctx, project, input.sender_name, input.sender_token, "send_message", "sender_token");
 
   if (input.idempotency_key) {
-    const replay = await replayIdempotent(ctx, sender, input.idempotency_key);
+    const replay = await replayIdempotent(ctx, sender, input.idempotency_key, "send_message");
     if (replay) return replay;
   }
 

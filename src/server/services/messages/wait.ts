@@ -25,7 +25,7 @@ export async function waitForMail(ctx: ServiceContext, input: WaitForMailInput) 
       limit,
       includeBodies: input.include_bodies,
       urgentOnly: input.urgent_only,
-      ...(input.since_id === undefined || input.since_id === null ? { unreadOnly: true } : { sinceId: input.since_id }),
+      ...(input.since_id === undefined || input.since_id === null ? { unreadOnly: true } : { sinceId: input.since_id, order: "asc" as const }),
     });
   const result = (woke: "mail" | "timeout", rows: Awaited<ReturnType<typeof query>>) => ({
     agent: agent.name,
