@@ -47,6 +47,11 @@ export async function waitForMail(ctx: ServiceContext, input: WaitForMailInput) 
       wake.cancel();
       return result("mail", waiting);
     }
-    if (!(await wake.promise)) return result("timeout", []);
+    if (!(await wake.promise)) {
+      // A notification can be lost (the LISTEN connection was being re-established when the
+      // mail committed): look once more before reporting that nothing came.
+      const last = ctx.signal?.aborted ? [] : await query();
+      return last.length ? result("mail", last) : result("timeout", []);
+    }
   }
 }
