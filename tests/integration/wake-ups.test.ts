@@ -516,6 +516,36 @@ describe("the event bus", () => {
     }
   });
 
+  it("wait_for_mail still returns mail committed while its LISTEN connection was down (Postgres)", async (context) => {
+    if (!db.url) context.skip("PGlite has no connection to lose");
+    const database = new URL(db.url!).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    const baseline = await listeners(admin, database);
+    const third = await startTestServer(db);
+    const thirdClient = await connectMcp(third.url); // its first request opens the server's bus
+    try {
+      const listener = (await listeners(admin, database)).filter((pid) => !baseline.includes(pid));
+      expect(listener).toHaveLength(1);
+      const { humanKey, agents } = await freshProject(["BlueLake", "GreenCastle"]);
+      const { BlueLake: a, GreenCastle: b } = agents;
+      const waiting = track(waitForMail(thirdClient, humanKey, b, { timeout_seconds: 3 }));
+      await settle();
+      expect(waiting.settled()).toBe(false);
+      // Drop the waiting server's LISTEN connection and send at once, before it can reconnect:
+      // the notification is lost, the mail is not.
+      await admin.query("SELECT pg_terminate_backend($1)", [listener[0]]);
+      const id = await send(client, humanKey, a, [b], "sent during the gap");
+      const result = await waiting.promise;
+      expect(result.woke).toBe("mail");
+      expect(result.messages.map((m) => m.id)).toEqual([id]);
+    } finally {
+      await thirdClient.close();
+      await third.close();
+      await admin.end();
+    }
+  });
+
   it("close() during a reconnect leaves no LISTEN connection behind (Postgres)", async (context) => {
     if (!db.url) context.skip("PGlite has no connection to lose");
     const database = new URL(db.url!).pathname.slice(1);
