@@ -336,6 +336,30 @@ describe("GET /api/events (SSE)", () => {
     stream.close();
   });
 
+  it("follows the sender's mail into another project: the delivery there, then its read and ack", async () => {
+    const home = await freshProject(["BlueLake"]);
+    const away = await freshProject(["GreenCastle"]);
+    const a = home.agents.BlueLake;
+    const b = away.agents.GreenCastle;
+    const senderStream = await agentStream(home.slug, a);
+    const readerStream = await agentStream(away.slug, b);
+    const result = await callOk<SendResult>(client, "send_message", {
+      project_key: home.humanKey,
+      sender_name: a.name,
+      sender_token: a.token,
+      to: [`project:${away.slug}#${b.name}`],
+      subject: "across projects",
+      body_md: "see the other repo",
+    });
+    const id = result.deliveries[0]!.payload.id;
+    expect(result.deliveries[0]!.project).toBe(away.humanKey);
+    expect(await senderStream.events.next()).toMatchObject({ event: "message", data: { id, from: "BlueLake" } });
+    expect(await readerStream.events.next()).toMatchObject({ event: "message", data: { id, kind: "to" } });
+    await callOk(client, "acknowledge_message", { project_key: away.humanKey, agent_name: b.name, registration_token: b.token, message_id: id });
+    expect(await senderStream.events.next()).toEqual({ event: "read", data: { message_id: id, agent_id: b.id, agent: "GreenCastle" } });
+    expect(await senderStream.events.next()).toEqual({ event: "ack", data: { message_id: id, agent_id: b.id, agent: "GreenCastle" } });
+  });
+
   it("reads and acks go to the reader and the sender, not to the other recipients", async () => {
     const { humanKey, slug, agents } = await freshProject(["BlueLake", "GreenCastle", "RedStone", "GoldPeak"]);
     const { BlueLake: a, GreenCastle: b, RedStone: c, GoldPeak: d } = agents;
@@ -359,8 +383,8 @@ describe("GET /api/events (SSE)", () => {
     await callOk(client, "acknowledge_message", action);
 
     for (const stream of [readerStream, senderStream]) {
-      expect(await stream.events.next()).toEqual({ event: "read", data: { message_id: id, agent_id: b.id } });
-      expect(await stream.events.next()).toEqual({ event: "ack", data: { message_id: id, agent_id: b.id } });
+      expect(await stream.events.next()).toEqual({ event: "read", data: { message_id: id, agent_id: b.id, agent: "GreenCastle" } });
+      expect(await stream.events.next()).toEqual({ event: "ack", data: { message_id: id, agent_id: b.id, agent: "GreenCastle" } });
     }
 
     // The cc and bcc recipients got nothing about B's read or ack: the next thing they see is
@@ -450,8 +474,10 @@ describe("the event bus", () => {
 
       const mine = seen.filter((event) => event.messageId === id);
       const projectId = mine[0]!.projectId;
+      // Acknowledging unread mail also reads it, so watchers hear a read before the ack.
       expect(mine).toEqual([
         { type: "message", projectId, messageId: id, agentIds: expect.arrayContaining([b.id, c.id]), senderId: a.id },
+        { type: "read", projectId, messageId: id, agentIds: [b.id], senderId: a.id },
         { type: "ack", projectId, messageId: id, agentIds: [b.id], senderId: a.id },
       ]);
       expect(mine[0]!.agentIds).toHaveLength(2);

@@ -21,7 +21,7 @@ async function visibleTarget(ctx: ServiceContext, input: MessageActionInput, act
   if (!message) {
     throw new AppError("NOT_FOUND", `Message ${input.message_id} not found or not visible to '${agent.name}'.`, { field: "message_id" });
   }
-  return { project, agent, message };
+  return { agent, message };
 }
 
 async function notify(ctx: ServiceContext, type: "read" | "ack", projectId: number, messageId: number, agentId: number, senderId: number) {
@@ -31,25 +31,27 @@ async function notify(ctx: ServiceContext, type: "read" | "ack", projectId: numb
 
 /** Sets read_ts once; later calls return the first timestamp. The sender alone gets read:false. */
 export async function markMessageRead(ctx: ServiceContext, input: MessageActionInput) {
-  const { project, agent, message } = await visibleTarget(ctx, input, "mark_message_read");
+  const { agent, message } = await visibleTarget(ctx, input, "mark_message_read");
   const key = { messageId: message.id, agentId: agent.id };
   const changed = await ctx.db.messageRecipient.updateMany({ where: { ...key, readTs: null }, data: { readTs: new Date() } });
   const row = await ctx.db.messageRecipient.findUnique({ where: { messageId_agentId: key } });
-  if (changed.count) await notify(ctx, "read", project.id, message.id, agent.id, message.sender_id);
+  if (changed.count) await notify(ctx, "read", message.project_id, message.id, agent.id, message.sender_id);
   return { message_id: message.id, read: row?.readTs != null, read_at: isoTsOrNull(row?.readTs) };
 }
 
 /** Sets read_ts (if unset) then ack_ts (if unset); idempotent, whether or not ack was required. */
 export async function acknowledgeMessage(ctx: ServiceContext, input: MessageActionInput) {
-  const { project, agent, message } = await visibleTarget(ctx, input, "acknowledge_message");
+  const { agent, message } = await visibleTarget(ctx, input, "acknowledge_message");
   const key = { messageId: message.id, agentId: agent.id };
   const now = new Date();
-  const [, acked] = await ctx.db.$transaction([
+  const [read, acked] = await ctx.db.$transaction([
     ctx.db.messageRecipient.updateMany({ where: { ...key, readTs: null }, data: { readTs: now } }),
     ctx.db.messageRecipient.updateMany({ where: { ...key, ackTs: null }, data: { ackTs: now } }),
   ]);
   const row = await ctx.db.messageRecipient.findUnique({ where: { messageId_agentId: key } });
-  if (acked.count) await notify(ctx, "ack", project.id, message.id, agent.id, message.sender_id);
+  // Acknowledging unread mail reads it too: watchers hear both.
+  if (read.count) await notify(ctx, "read", message.project_id, message.id, agent.id, message.sender_id);
+  if (acked.count) await notify(ctx, "ack", message.project_id, message.id, agent.id, message.sender_id);
   return {
     message_id: message.id,
     acknowledged: row?.ackTs != null,

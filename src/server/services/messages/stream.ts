@@ -33,8 +33,9 @@ export async function* mailEvents(ctx: ServiceContext, request: StreamRequest, s
   const queue: MailEvent[] = [];
   let wake: (() => void) | undefined;
   const unsubscribe = events.subscribe((event) => {
-    if (event.projectId !== project.id) return;
-    const concernsViewer = agentId === null || event.agentIds.includes(agentId) || event.senderId === agentId;
+    // Agent ids are global: an agent's stream follows its mail into other projects (cross-project
+    // sends and the reads of them); the operator's stream is the project's own traffic.
+    const concernsViewer = agentId === null ? event.projectId === project.id : event.agentIds.includes(agentId) || event.senderId === agentId;
     if (!concernsViewer) return;
     queue.push(event);
     wake?.();
@@ -51,11 +52,12 @@ export async function* mailEvents(ctx: ServiceContext, request: StreamRequest, s
       }
       const event = queue.shift()!;
       if (event.type !== "message") {
-        yield { event: event.type, data: { message_id: event.messageId, agent_id: event.agentIds[0] ?? null } };
+        const reader = event.agentIds[0] === undefined ? null : await ctx.db.agent.findUnique({ where: { id: event.agentIds[0] }, select: { id: true, name: true } });
+        yield { event: event.type, data: { message_id: event.messageId, agent_id: reader?.id ?? null, agent: reader?.name ?? null } };
         continue;
       }
       const [row] = await visibleMessages(ctx.db, {
-        projectId: project.id,
+        projectId: event.projectId,
         viewerId: agentId,
         ids: [event.messageId],
         includeBodies: false,
