@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { useQuery } from "@tanstack/react-query";
 import { Badge } from "@/components/ui/badge";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -64,7 +65,12 @@ export function ProjectsOverview() {
                   {project.agents.map((agent) => (
                     <TableRow key={agent.id} data-testid="agent-row">
                       <TableCell className="font-medium" data-testid="agent-name">
-                        {agent.name}
+                        <Link
+                          className="text-primary underline-offset-4 hover:underline"
+                          href={`/mail/${encodeURIComponent(project.slug)}/${encodeURIComponent(agent.name)}`}
+                        >
+                          {agent.name}
+                        </Link>
                         {agent.retired_at ? <Badge variant="outline" className="ml-2">retired</Badge> : null}
                       </TableCell>
                       <TableCell>{agent.program}</TableCell>

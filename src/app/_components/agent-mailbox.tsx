@@ -1,0 +1,170 @@
+"use client";
+
+import { useState } from "react";
+import Link from "next/link";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { Input, Textarea } from "@/components/ui/input";
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { cn } from "@/lib/utils";
+import { useTRPC } from "./trpc-provider";
+import { useLiveMail } from "./use-live-mail";
+
+type Tab = "inbox" | "outbox";
+
+function importanceVariant(importance: string) {
+  return importance === "urgent" || importance === "high" ? "destructive" : "secondary";
+}
+
+function MessageDetail({ project, messageId }: { project: string; messageId: number }) {
+  const trpc = useTRPC();
+  const message = useQuery(trpc.messages.get.queryOptions({ project_key: project, message_id: messageId }));
+  if (message.isPending) return <p className="text-sm text-muted-foreground">Loading message…</p>;
+  if (message.isError) return <p className="text-sm text-destructive">{message.error.message}</p>;
+  const m = message.data;
+  return (
+    <Card data-testid="message-detail">
+      <CardHeader>
+        <CardTitle>{m.subject || "(no subject)"}</CardTitle>
+        <CardDescription>
+          {m.from} → {[...m.to, ...m.cc.map((name) => `cc ${name}`), ...m.bcc.map((name) => `bcc ${name}`)].join(", ")} ·{" "}
+          {new Date(m.created_ts).toLocaleString()}
+          {m.thread_id ? ` · thread ${m.thread_id}` : ""}
+        </CardDescription>
+      </CardHeader>
+      <CardContent>
+        {/* Shown as text, never as HTML: bodies are written by agents. */}
+        <pre className="whitespace-pre-wrap break-words font-sans text-sm" data-testid="message-body">
+          {m.body_md}
+        </pre>
+      </CardContent>
+    </Card>
+  );
+}
+
+function Compose({ project, agent }: { project: string; agent: string }) {
+  const trpc = useTRPC();
+  const [subject, setSubject] = useState("");
+  const [body, setBody] = useState("");
+  const send = useMutation(
+    trpc.messages.overseerSend.mutationOptions({
+      onSuccess: () => {
+        setSubject("");
+        setBody("");
+      },
+    }),
+  );
+  return (
+    <Card>
+      <CardHeader>
+        <CardTitle>Write to {agent}</CardTitle>
+        <CardDescription>Sent as HumanOverseer with high importance.</CardDescription>
+      </CardHeader>
+      <CardContent>
+        <form
+          className="grid gap-3"
+          onSubmit={(event) => {
+            event.preventDefault();
+            send.mutate({ project_key: project, recipients: [agent], subject, body_md: body });
+          }}
+        >
+          <Input aria-label="Subject" placeholder="Subject" value={subject} onChange={(e) => setSubject(e.target.value)} required maxLength={200} />
+          <Textarea aria-label="Message" placeholder="Markdown message" value={body} onChange={(e) => setBody(e.target.value)} required />
+          <div className="flex items-center gap-3">
+            <Button type="submit" disabled={send.isPending}>
+              {send.isPending ? "Sending…" : "Send"}
+            </Button>
+            {send.isSuccess ? <span className="text-sm text-muted-foreground">Sent (message {send.data.message_id}).</span> : null}
+            {send.isError ? <span className="text-sm text-destructive">{send.error.message}</span> : null}
+          </div>
+        </form>
+      </CardContent>
+    </Card>
+  );
+}
+
+export function AgentMailbox({ project, agent }: { project: string; agent: string }) {
+  const trpc = useTRPC();
+  const [tab, setTab] = useState<Tab>("inbox");
+  const [selected, setSelected] = useState<number | null>(null);
+  useLiveMail(project);
+  const input = { project_key: project, agent_name: agent, limit: 50 };
+  const inbox = useQuery({ ...trpc.messages.inbox.queryOptions(input), enabled: tab === "inbox" });
+  const outbox = useQuery({ ...trpc.messages.outbox.queryOptions(input), enabled: tab === "outbox" });
+  const current = tab === "inbox" ? inbox : outbox;
+
+  return (
+    <div className="grid gap-6">
+      <header>
+        <Link href="/" className="text-sm text-primary underline-offset-4 hover:underline">
+          ← Projects
+        </Link>
+        <h1 className="mt-2 text-2xl font-bold tracking-tight" data-testid="mailbox-title">
+          {agent}
+        </h1>
+        <p className="text-sm text-muted-foreground">Project {project}</p>
+      </header>
+      <div className="flex gap-2" role="tablist">
+        {(["inbox", "outbox"] as const).map((name) => (
+          <Button key={name} role="tab" aria-selected={tab === name} variant={tab === name ? "default" : "outline"} size="sm" onClick={() => setTab(name)}>
+            {name === "inbox" ? "Inbox" : "Sent"}
+          </Button>
+        ))}
+      </div>
+      <div className="grid gap-6 lg:grid-cols-2">
+        <Card>
+          <CardContent>
+            {current.isPending ? (
+              <p className="text-sm text-muted-foreground">Loading…</p>
+            ) : current.isError ? (
+              <p role="alert" className="text-sm text-destructive">
+                {current.error.message}
+              </p>
+            ) : current.data.messages.length === 0 ? (
+              <p className="text-sm text-muted-foreground">No messages.</p>
+            ) : (
+              <Table>
+                <TableHeader>
+                  <TableRow>
+                    <TableHead>{tab === "inbox" ? "From" : "To"}</TableHead>
+                    <TableHead>Subject</TableHead>
+                    <TableHead>When</TableHead>
+                  </TableRow>
+                </TableHeader>
+                <TableBody>
+                  {current.data.messages.map((message) => {
+                    const unread = "read_at" in message && !message.read_at;
+                    return (
+                      <TableRow
+                        key={message.id}
+                        data-testid="mail-row"
+                        className={cn("cursor-pointer", selected === message.id && "bg-muted")}
+                        onClick={() => setSelected(message.id)}
+                      >
+                        <TableCell className={cn(unread && "font-semibold")}>
+                          {"to" in message ? message.to.join(", ") : message.from}
+                        </TableCell>
+                        <TableCell className={cn(unread && "font-semibold")}>
+                          {message.subject || "(no subject)"}{" "}
+                          {message.importance !== "normal" ? <Badge variant={importanceVariant(message.importance)}>{message.importance}</Badge> : null}
+                          {message.ack_required ? <Badge variant="outline" className="ml-1">ack</Badge> : null}
+                        </TableCell>
+                        <TableCell className="text-muted-foreground">{new Date(message.created_ts).toLocaleString()}</TableCell>
+                      </TableRow>
+                    );
+                  })}
+                </TableBody>
+              </Table>
+            )}
+          </CardContent>
+        </Card>
+        <div className="grid content-start gap-6">
+          {selected !== null ? <MessageDetail project={project} messageId={selected} /> : null}
+          <Compose project={project} agent={agent} />
+        </div>
+      </div>
+    </div>
+  );
+}
