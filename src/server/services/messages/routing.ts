@@ -26,9 +26,13 @@ function parseAddress(value: string): { name: string; projectIdent?: string } {
   return { name: value };
 }
 
+/** The name as written and its sanitised form (`Blue Lake` → `bluelake`), lower-cased. */
+function nameKeys(name: string): string[] {
+  return [...new Set([name.toLowerCase(), (sanitizeAgentName(name) ?? name).toLowerCase()])];
+}
+
 async function findByName(ctx: ServiceContext, projectId: number, name: string): Promise<Agent | null> {
-  const keys = [...new Set([name.toLowerCase(), (sanitizeAgentName(name) ?? name).toLowerCase()])];
-  return ctx.db.agent.findFirst({ where: { projectId, nameKey: { in: keys } } });
+  return ctx.db.agent.findFirst({ where: { projectId, nameKey: { in: nameKeys(name) } } });
 }
 
 /** An agent elsewhere that the sender holds an approved, unexpired contact link to. */
@@ -57,6 +61,13 @@ export async function routeRecipients(
   const unresolved: string[] = [];
   const projects = new Map<number, Project>([[senderProject.id, senderProject]]);
 
+  // Plain names are looked up in the sender's project in one query, however many there are.
+  const plainKeys = [...new Set(Object.values(lists).flat().map(parseAddress).filter((a) => !a.projectIdent).flatMap((a) => nameKeys(a.name)))];
+  const localAgents = plainKeys.length
+    ? await ctx.db.agent.findMany({ where: { projectId: senderProject.id, nameKey: { in: plainKeys } } })
+    : [];
+  const localByKey = new Map(localAgents.map((agent) => [agent.nameKey, agent]));
+
   for (const kind of ["to", "cc", "bcc"] as const) {
     for (const raw of lists[kind]) {
       const address = parseAddress(raw);
@@ -74,7 +85,7 @@ export async function routeRecipients(
         }
         agent = await findByName(ctx, project.id, address.name);
       } else {
-        agent = await findByName(ctx, senderProject.id, address.name);
+        agent = nameKeys(address.name).map((key) => localByKey.get(key)).find(Boolean) ?? null;
         if (!agent) {
           agent = await findThroughContactLink(ctx, sender, address.name);
           if (agent) project = projects.get(agent.projectId) ?? (await ctx.db.project.findUniqueOrThrow({ where: { id: agent.projectId } }));
