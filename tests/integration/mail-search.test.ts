@@ -121,6 +121,16 @@ describe("search_messages", () => {
     }
   });
 
+  it("returns [] for a query of stop words only, instead of everything the viewer can see", async () => {
+    expect(await search("the")).toEqual([]);
+    expect(await search('"of the" -and')).toEqual([]);
+  });
+
+  it("lists a message the viewer both sent and received once", async () => {
+    const self = await send("RedFox", { to: ["RedFox"], subject: "Note to self about xylophones", body_md: "xylophones" });
+    expect(await searchIds("xylophones", {}, "RedFox")).toEqual([self]);
+  });
+
   it("strips a leading * and a trailing ' *'", async () => {
     expect(await searchIds("*pizza")).toEqual([ids.deployBody]);
     expect(await searchIds("pizza *")).toEqual([ids.deployBody]);

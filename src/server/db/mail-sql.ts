@@ -86,10 +86,10 @@ export async function insertMessages(db: Prisma, input: NewMessage): Promise<Ins
       INSERT INTO messages (project_id, sender_id, thread_id, topic, subject, body_md, importance, ack_required)
       SELECT project_id, ${input.senderId}, ${input.threadId}, ${input.topic}, ${input.subject}, ${input.bodyMd},
              ${input.importance}, ${input.ackRequired} FROM input ORDER BY ord
-      RETURNING id, project_id, created_ts
+      RETURNING id, project_id, created_ts, search
     ), rcpt AS (
-      INSERT INTO message_recipients (message_id, agent_id, kind)
-      SELECT msg.id, r.agent_id, r.kind
+      INSERT INTO message_recipients (message_id, agent_id, kind, search)
+      SELECT msg.id, r.agent_id, r.kind, msg.search || ('@a' || r.agent_id::text)::tsvector
       FROM unnest(${flat.map((r) => r.projectId)}::int[], ${flat.map((r) => r.agentId)}::int[], ${flat.map((r) => r.kind)}::text[])
         AS r(project_id, agent_id, kind)
       JOIN msg ON msg.project_id = r.project_id
@@ -252,39 +252,64 @@ export interface SearchRow extends MessageRow {
   snippet: string;
 }
 
-/** Full-text search on the generated tsvector (GIN), visible messages only, best rank first. */
+/**
+ * Full-text search, visible messages only, best rank first. An agent's search asks the GIN
+ * indexes for "the words AND @a<agent>" on its recipient rows and "the words AND @s<agent>" on
+ * the messages it sent, so its cost follows the agent's own matches, not the project's. The
+ * operator's search ranks the whole project.
+ */
 export async function searchMessages(db: Prisma, query: SearchQuery): Promise<SearchRow[]> {
-  const conditions = [P.sql`m.project_id = ${query.projectId}`, P.sql`m.search @@ q.tsq`];
-  if (query.viewerId !== null) {
-    conditions.push(
-      P.sql`(m.sender_id = ${query.viewerId} OR EXISTS (SELECT 1 FROM message_recipients vr WHERE vr.message_id = m.id AND vr.agent_id = ${query.viewerId}))`,
-    );
-  }
-  if (query.senderId !== undefined) conditions.push(P.sql`m.sender_id = ${query.senderId}`);
+  const filters: P.Sql[] = [];
+  if (query.senderId !== undefined) filters.push(P.sql`m.sender_id = ${query.senderId}`);
   if (query.threadId) {
     const seed = /^\d+$/.test(query.threadId) ? Number(query.threadId) : null;
-    conditions.push(seed === null ? P.sql`m.thread_id = ${query.threadId}` : P.sql`(m.thread_id = ${query.threadId} OR m.id = ${seed})`);
+    filters.push(seed === null ? P.sql`m.thread_id = ${query.threadId}` : P.sql`(m.thread_id = ${query.threadId} OR m.id = ${seed})`);
   }
-  if (query.importance?.length) conditions.push(P.sql`m.importance = ANY(${query.importance}::text[])`);
-  if (query.since) conditions.push(createdAfter(query.since));
-  if (query.until) conditions.push(createdAtOrBefore(query.until));
-  const viewer = query.viewerId;
-  // Rank first, then highlight only the rows that are returned (ts_headline is the costly part).
-  return db.$queryRaw<SearchRow[]>`
-    WITH q AS (SELECT websearch_to_tsquery('english', ${query.query}) AS tsq),
-    hits AS (
+  if (query.importance?.length) filters.push(P.sql`m.importance = ANY(${query.importance}::text[])`);
+  if (query.since) filters.push(createdAfter(query.since));
+  if (query.until) filters.push(createdAtOrBefore(query.until));
+
+  let hits: P.Sql;
+  if (query.viewerId === null) {
+    hits = P.sql`
       SELECT m.id, ts_rank_cd(m.search, q.tsq) AS rank
       FROM messages m, q
-      WHERE ${P.join(conditions, " AND ")}
+      WHERE ${P.join([P.sql`m.project_id = ${query.projectId}`, P.sql`m.search @@ q.tsq`, ...filters], " AND ")}
       ORDER BY rank DESC, m.id DESC
-      LIMIT ${query.limit}
-    )
+      LIMIT ${query.limit}`;
+  } else {
+    const viewer = String(query.viewerId);
+    const filtered = filters.length
+      ? P.sql`JOIN messages m ON m.id = mine.id WHERE ${P.join(filters, " AND ")}`
+      : P.empty;
+    hits = P.sql`
+      SELECT mine.id, max(mine.rank) AS rank
+      FROM (
+        SELECT r.message_id AS id, ts_rank_cd(r.search, q.tsq) AS rank
+        FROM message_recipients r, q
+        WHERE r.search @@ (q.tsq && ('@a' || ${viewer})::tsquery)
+        UNION ALL
+        SELECT s.id, ts_rank_cd(s.search, q.tsq) AS rank
+        FROM messages s, q
+        WHERE s.project_id = ${query.projectId} AND s.search @@ (q.tsq && ('@s' || ${viewer})::tsquery)
+      ) mine
+      ${filtered}
+      GROUP BY mine.id
+      ORDER BY rank DESC, mine.id DESC
+      LIMIT ${query.limit}`;
+  }
+  // Rank first, then highlight only the rows that are returned (ts_headline is the costly part).
+  // A query of stop words only has no lexemes: it matches nothing rather than everything.
+  return db.$queryRaw<SearchRow[]>`
+    WITH q AS (SELECT websearch_to_tsquery('english', ${query.query}) AS tsq),
+    hits AS (${hits})
     SELECT ${messageColumns(false)}, r.kind, r.read_ts, r.ack_ts, hits.rank::float8 AS rank,
       ts_headline('english', m.subject || E'\n' || m.body_md, q.tsq,
         'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=8, MaxFragments=2, FragmentDelimiter=" … "') AS snippet
     FROM hits JOIN messages m ON m.id = hits.id
     ${SENDER_JOIN}
-    LEFT JOIN message_recipients r ON r.message_id = m.id AND r.agent_id = ${viewer ?? -1}
+    LEFT JOIN message_recipients r ON r.message_id = m.id AND r.agent_id = ${query.viewerId ?? -1}
     CROSS JOIN q
+    WHERE numnode(q.tsq) > 0
     ORDER BY hits.rank DESC, m.id DESC`;
 }

@@ -43,7 +43,7 @@ CREATE TABLE "messages" (
     "created_ts" TIMESTAMPTZ(6) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "attachments" JSONB NOT NULL DEFAULT '[]',
     -- Edited by hand: Prisma cannot express a generated column (see schema.prisma).
-    "search" tsvector GENERATED ALWAYS AS (setweight(to_tsvector('english'::regconfig, subject), 'A'::"char") || setweight(to_tsvector('english'::regconfig, body_md), 'B'::"char")) STORED,
+    "search" tsvector GENERATED ALWAYS AS ((setweight(to_tsvector('english'::regconfig, subject), 'A'::"char") || setweight(to_tsvector('english'::regconfig, body_md), 'B'::"char")) || (('@s'::text || (sender_id)::text))::tsvector) STORED,
 
     CONSTRAINT "messages_pkey" PRIMARY KEY ("id")
 );
@@ -66,6 +66,7 @@ CREATE TABLE "message_recipients" (
     "kind" TEXT NOT NULL DEFAULT 'to',
     "read_ts" TIMESTAMPTZ(6),
     "ack_ts" TIMESTAMPTZ(6),
+    "search" tsvector,
 
     CONSTRAINT "message_recipients_pkey" PRIMARY KEY ("message_id","agent_id")
 );
@@ -254,6 +255,9 @@ CREATE INDEX "messages_search_idx" ON "messages" USING GIN ("search");
 
 -- CreateIndex
 CREATE INDEX "message_recipients_agent_id_message_id_idx" ON "message_recipients"("agent_id", "message_id" DESC);
+
+-- CreateIndex
+CREATE INDEX "message_recipients_search_idx" ON "message_recipients" USING GIN ("search");
 
 -- CreateIndex
 CREATE INDEX "agent_links_b_project_id_b_agent_id_idx" ON "agent_links"("b_project_id", "b_agent_id");
