@@ -18,4 +18,4 @@ RUN mkdir -p /data && chown -R node:node /data
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s CMD node -e "fetch('http://127.0.0.1:3000/api/ready').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
-CMD ["node", "node_modules/next/dist/bin/next", "start"]
+CMD ["node", "--import", "tsx", "server.mts"]

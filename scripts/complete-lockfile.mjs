@@ -59,9 +59,5 @@ for (const [location, entry] of Object.entries(packages)) {
   }
 }
 
-const sorted = Object.fromEntries(
-  Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))),
-);
-lock.packages = sorted;
-writeFileSync(lockPath, `${JSON.stringify(lock, null, 2)}\n`);
+if (added > 0) writeFileSync(lockPath, `${JSON.stringify(lock, null, 2)}\n`);
 console.log(`package-lock.json: ${added} platform-specific optional entries added`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm start`: builds the app the first time (a fresh clone has no .next build), then runs
-// `next start`. The database is opened and migrated by the server itself as it starts.
+// `npm start`: builds the app the first time (a fresh clone has no .next build), then runs the
+// production server (server.mts). The database is opened and migrated by the server as it starts.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -16,8 +16,7 @@ if (!existsSync(path.join(root, ".next", "BUILD_ID"))) {
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
-const port = env.PORT || "3000";
-const host = env.HOSTNAME || "127.0.0.1";
-const server = spawn(process.execPath, [nextBin, "start", "-p", port, "-H", host], { cwd: root, env, stdio: "inherit" });
+env.NODE_ENV = "production";
+const server = spawn(process.execPath, ["--import", "tsx", path.join(root, "server.mts")], { cwd: root, env, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
 server.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -7,7 +7,7 @@ import {
   makeDataDir,
   printServerLogOnFailure,
   requireBuild,
-  spawnNextStart,
+  spawnServer,
   waitUntilReady,
   type App,
 } from "./support/app-server";
@@ -53,7 +53,7 @@ async function startMailApp(): Promise<App> {
     rmSync(dataDir, { recursive: true, force: true });
   };
   for (let attempt = 1; ; attempt += 1) {
-    const server = await spawnNextStart({ dataDir, databaseUrl: database?.url, port: await freePort() });
+    const server = await spawnServer({ dataDir, databaseUrl: database?.url, port: await freePort() });
     try {
       await waitUntilReady(server);
     } catch (error) {
@@ -115,7 +115,7 @@ afterAll(async () => {
 
 const auth = (role: "A" | "B" | "C") => ({ project_key: project.slug, agent_name: agents[role].name, registration_token: agents[role].token });
 
-describe("mail between three agents against `next start`", () => {
+describe("mail between three agents against the production server", () => {
   it("A sends to B with C in cc", async () => {
     const result = await callOk<SendResult>(client, "send_message", {
       project_key: project.human_key,

@@ -20,7 +20,7 @@ afterAll(async () => {
   await app?.stop();
 });
 
-describe("MCP over HTTP against `next start`", () => {
+describe("MCP over HTTP against the production server", () => {
   it("initializes as the mailroom server", () => {
     expect(client.getServerVersion()?.name).toBe("mailroom");
     expect(client.getServerCapabilities()?.tools).toBeDefined();

@@ -1,24 +1,24 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { makeDataDir, requireBuild, spawnNextStart, waitUntilReady, type NextProcess } from "./support/app-server";
+import { makeDataDir, requireBuild, spawnServer, waitUntilReady, type ServerProcess } from "./support/app-server";
 import { callOk, connectMcp, uniqueProjectPath, type ProjectResult } from "./support/mcp";
 
-// The embedded database (PGlite) belongs to one process: a second `next start` on the same
+// The embedded database (PGlite) belongs to one process: a second production server on the same
 // DATA_DIR must refuse to start, and must not disturb the first. Always PGlite, whatever
 // E2E_DATABASE_URL says: that is the mode this guards.
 
 let dataDir: string;
-const started: NextProcess[] = [];
+const started: ServerProcess[] = [];
 
-async function start(): Promise<NextProcess> {
-  const server = await spawnNextStart({ dataDir });
+async function start(): Promise<ServerProcess> {
+  const server = await spawnServer({ dataDir });
   started.push(server);
   return server;
 }
 
 /** Resolves "exited" when the process ends, or "ready" if it starts serving instead. */
-async function exitOrReady(server: NextProcess): Promise<"exited" | "ready"> {
+async function exitOrReady(server: ServerProcess): Promise<"exited" | "ready"> {
   let stop = false;
   const ready = (async () => {
     while (!stop) {
@@ -44,7 +44,7 @@ beforeAll(() => {
 
 afterEach((context) => {
   if (context.task.result?.state === "fail") {
-    for (const server of started) console.error(`--- output of next start on ${server.url} ---\n${server.output()}`);
+    for (const server of started) console.error(`--- output of the server on ${server.url} ---\n${server.output()}`);
   }
 });
 
@@ -54,10 +54,10 @@ afterAll(async () => {
 });
 
 describe("one process per embedded database", () => {
-  let first: NextProcess;
+  let first: ServerProcess;
   let project: ProjectResult;
 
-  it("a second `next start` on the same DATA_DIR exits non-zero, naming the owner", async () => {
+  it("a second production server on the same DATA_DIR exits non-zero, naming the owner", async () => {
     first = await start();
     await waitUntilReady(first);
     const mcp = await connectMcp(first.url);

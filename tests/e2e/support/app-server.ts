@@ -7,11 +7,10 @@ import path from "node:path";
 import pg from "pg";
 import { afterEach, type TestContext } from "vitest";
 
-// Starts the BUILT app (`next start`) for one test file, each on a fresh DATA_DIR and a fresh
+// Starts the BUILT app (the production server) for one test file, each on a fresh DATA_DIR and a fresh
 // database, or points at an already-running server when E2E_BASE_URL is set.
 
 export const repoRoot = path.resolve(import.meta.dirname, "..", "..", "..");
-const nextBin = path.join(repoRoot, "node_modules", "next", "dist", "bin", "next");
 
 /** Ports this suite may use (others use 3000, 3100-3199 and 3300+). */
 const PORT_MIN = 3200;
@@ -53,7 +52,7 @@ export async function freePort(): Promise<number> {
   throw new Error(`No free port between ${PORT_MIN} and ${PORT_MAX}.`);
 }
 
-export interface NextProcess {
+export interface ServerProcess {
   port: number;
   url: string;
   child: ChildProcess;
@@ -73,8 +72,8 @@ export interface SpawnOptions {
   port?: number;
 }
 
-/** Runs `next start` in its own process group with a clean, explicit environment. */
-export async function spawnNextStart(options: SpawnOptions): Promise<NextProcess> {
+/** Runs the production server (server.mts, what `npm start` runs) in its own process group with a clean, explicit environment. */
+export async function spawnServer(options: SpawnOptions): Promise<ServerProcess> {
   const port = options.port ?? (await freePort());
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Vitest sets NODE_ENV=test and a caller's shell may carry Mailroom settings: neither may leak in.
@@ -82,10 +81,10 @@ export async function spawnNextStart(options: SpawnOptions): Promise<NextProcess
     delete env[key];
   }
   for (const key of Object.keys(env)) if (key.startsWith("VITEST") || key.startsWith("__VITEST")) delete env[key];
-  Object.assign(env, { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", DATA_DIR: options.dataDir });
+  Object.assign(env, { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", DATA_DIR: options.dataDir, PORT: String(port), HOSTNAME: "127.0.0.1" });
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
 
-  const child = spawn(process.execPath, [nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "server.mts")], {
     cwd: repoRoot,
     env,
     detached: true, // its own process group, so kill() reaches any worker it forks
@@ -136,13 +135,13 @@ export async function spawnNextStart(options: SpawnOptions): Promise<NextProcess
 }
 
 /** Polls GET /api/ready until it answers 200; fails early if the process exits. */
-export async function waitUntilReady(server: NextProcess, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+export async function waitUntilReady(server: ServerProcess, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "no answer yet";
   while (Date.now() < deadline) {
     if (server.hasExited()) {
       const { code, signal } = await server.exited;
-      throw new Error(`next start exited (code ${code}, signal ${signal}) before it was ready.\n--- server output ---\n${server.output()}`);
+      throw new Error(`the server exited (code ${code}, signal ${signal}) before it was ready.\n--- server output ---\n${server.output()}`);
     }
     try {
       const response = await fetch(`${server.url}/api/ready`, { signal: AbortSignal.timeout(5_000) });
@@ -154,7 +153,7 @@ export async function waitUntilReady(server: NextProcess, timeoutMs = READY_TIME
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   await server.kill();
-  throw new Error(`next start was not ready after ${timeoutMs / 1000} s (last: ${last}).\n--- server output ---\n${server.output()}`);
+  throw new Error(`the server was not ready after ${timeoutMs / 1000} s (last: ${last}).\n--- server output ---\n${server.output()}`);
 }
 
 /** A brand-new database on the server named by `serverUrl`; `drop` removes it again. */
@@ -193,13 +192,13 @@ export interface App {
   /** "external" when E2E_BASE_URL names the server, else the database the started server uses. */
   mode: "external" | "pglite" | "postgres";
   /** The started server (undefined for an external one). */
-  server?: NextProcess;
+  server?: ServerProcess;
   dataDir?: string;
   stop(): Promise<void>;
 }
 
 /**
- * The app under test: E2E_BASE_URL when set; otherwise a `next start` on a free port with a fresh
+ * The app under test: E2E_BASE_URL when set; otherwise the production server on a free port with a fresh
  * temporary DATA_DIR and, when E2E_DATABASE_URL is set, a fresh database on that Postgres server
  * (PGlite in DATA_DIR otherwise). `stop` kills the server and removes what it created.
  */
@@ -211,7 +210,7 @@ export async function startApp(): Promise<App> {
   const dataDir = makeDataDir();
   const serverUrl = process.env.E2E_DATABASE_URL;
   const database = serverUrl ? await createDatabase(serverUrl) : undefined;
-  const cleanup = async (server?: NextProcess) => {
+  const cleanup = async (server?: ServerProcess) => {
     await server?.kill();
     await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -219,7 +218,7 @@ export async function startApp(): Promise<App> {
 
   // A port can be taken between probing it and next binding it: retry on EADDRINUSE.
   for (let attempt = 1; ; attempt += 1) {
-    const server = await spawnNextStart({ dataDir, databaseUrl: database?.url });
+    const server = await spawnServer({ dataDir, databaseUrl: database?.url });
     try {
       await waitUntilReady(server);
     } catch (error) {
@@ -245,7 +244,7 @@ export function printServerLogOnFailure(getApp: () => App | undefined): void {
   afterEach((context: TestContext) => {
     const server = getApp()?.server;
     if (server && context.task.result?.state === "fail") {
-      console.error(`--- output of next start on ${server.url} (test "${context.task.name}" failed) ---\n${server.output()}`);
+      console.error(`--- output of the server on ${server.url} (test "${context.task.name}" failed) ---\n${server.output()}`);
     }
   });
 }
