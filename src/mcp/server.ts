@@ -1,5 +1,6 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import {
   CallToolRequestSchema,
   ErrorCode,
@@ -49,6 +50,10 @@ function toolListing(profile: ToolProfile): Tool[] {
 }
 
 const toolsByName = new Map(tools.map((tool) => [tool.name, tool]));
+
+// Each request gets its own protocol server (the transport is stateless); without this shared
+// validator every one of them would build a new Ajv instance (~0.2 ms of CPU per request).
+const jsonSchemaValidator = new AjvJsonSchemaValidator();
 
 /** A profile hides tools from calls as well as from the listing. */
 function findTool(name: string, profile: ToolProfile): ToolDefinition | undefined {
@@ -111,6 +116,7 @@ function createServer(ctx: ServiceContext, profile: ToolProfile): Server {
   const server = new Server(SERVER_INFO, {
     capabilities: { tools: { listChanged: false }, resources: { listChanged: false } },
     instructions: INSTRUCTIONS,
+    jsonSchemaValidator,
   });
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolListing(profile) }));
   server.setRequestHandler(CallToolRequestSchema, (request) =>
