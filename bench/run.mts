@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { checkJsonOk, checkMcp, runLoad, type LoadResult, type LoadSpec } from "./lib/load.mjs";
+import { checkJsonOk, checkMcp, checkMcpResult, runLoad, type LoadResult, type LoadSpec } from "./lib/load.mjs";
 import { parseOptions, USAGE, type BenchOptions, type Scenario } from "./lib/options.mjs";
 import { createBenchDatabase, redact } from "./lib/postgres.mjs";
 import {
@@ -139,7 +139,7 @@ function specFor(
         path: "/api/mcp",
         headers: MCP_HEADERS,
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
-        check: checkMcp,
+        check: checkMcpResult,
       };
     case "register-agent": {
       let sequence = 0;
@@ -226,7 +226,7 @@ async function main(): Promise<void> {
     appUrl = opts.url;
     log(`target: ${appUrl} (already running)`);
   } else {
-    if (opts.server === "next") build = buildId();
+    if (opts.server !== "handlers") build = buildId();
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "mailroom-bench-"));
     cleanups.push({ name: "data dir", run: () => rmSync(dataDir, { recursive: true, force: true }) });
     let databaseUrl: string | undefined;
@@ -309,7 +309,7 @@ async function main(): Promise<void> {
 
   console.log("");
   console.log(
-    `Mailroom benchmark — ${startedAt.toISOString()} — ${opts.url ? opts.url : opts.server === "next" ? "next start" : "handlers on node:http (no Next)"}, ${database.kind}${database.serverVersion ? ` ${database.serverVersion}` : ""}, ` +
+    `Mailroom benchmark — ${startedAt.toISOString()} — ${opts.url ? opts.url : { production: "production server (server.mts)", next: "next start", handlers: "handlers on node:http (no Next)" }[opts.server]}, ${database.kind}${database.serverVersion ? ` ${database.serverVersion}` : ""}, ` +
       `${opts.connections} connections, median of ${opts.runs} × ${opts.duration} s`,
   );
   console.log(`${machine.cores} cores ${machine.cpuModel}, ${machine.ramGiB} GiB RAM, Node ${machine.node}, load average at start ${machine.loadAverageAtStart.join(" ")}`);

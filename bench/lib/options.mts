@@ -23,13 +23,19 @@ export interface BenchOptions {
   port?: number;
   /** Write a V8 CPU profile of the app (`node --cpu-prof`) into bench/results/profiles/. */
   cpuProf: boolean;
-  /** What serves the app: the built Next app, or its framework-free handlers on plain node:http. */
-  server: "next" | "handlers";
+  /**
+   * What serves the app: the production server as `npm start` runs it (server.mts: node:http for
+   * the API, Next for the rest), plain `next start`, or the API handlers on node:http without Next.
+   */
+  server: ServerKind;
   /** Before each measurement, wait up to this many seconds for other processes to go quiet. */
   quietWait: number;
   /** Where the JSON result goes (default bench/results/<date>-<database>.json). */
   json?: string;
 }
+
+export const SERVER_KINDS = ["production", "next", "handlers"] as const;
+export type ServerKind = (typeof SERVER_KINDS)[number];
 
 export const PORT_MIN = 3300;
 export const PORT_MAX = 3399;
@@ -37,7 +43,7 @@ export const PORT_MAX = 3399;
 export const USAGE = `Usage: npm run bench -- [options]
 
   --url <url>            benchmark an app already running on 127.0.0.1 (env BENCH_URL);
-                         default: start the built app (next start) on a fresh DATA_DIR
+                         default: start the built app (see --server) on a fresh DATA_DIR
   --database-url <url>   create a fresh database on this Postgres server for the app and drop it
                          afterwards (env BENCH_DATABASE_URL); default: embedded PGlite
   --duration <s>         seconds per measured run (env BENCH_DURATION, default 10)
@@ -47,13 +53,16 @@ export const USAGE = `Usage: npm run bench -- [options]
   --scenarios <list>     comma-separated subset of ${SCENARIOS.join(",")} (env BENCH_SCENARIOS, default all)
   --projects <n>         projects register_agent rotates over per run (env BENCH_PROJECTS, default 40)
   --port <n>             port of the app it starts, ${PORT_MIN}-${PORT_MAX} (env BENCH_PORT, default: a free one)
-  --server <kind>        what serves the app (env BENCH_SERVER): next (default, \`next start\`) or
-                         handlers (the framework-free handlers of src/server/http/app.ts on plain
-                         node:http, no Next: shows what Next itself costs per request)
+  --server <kind>        what serves the app it starts (env BENCH_SERVER, default production):
+                           production  server.mts as \`npm start\` runs it (node --import tsx server.mts:
+                                       node:http answers the API, Next the rest)
+                           next        \`node node_modules/next/dist/bin/next start\` (the API through
+                                       Next's route handlers)
+                           handlers    the API handlers on node:http without Next at all
   --quiet-wait <s>       before each measurement, wait up to <s> seconds for the rest of the machine
                          to go quiet (other processes < 25% of a core); 0: don't (env BENCH_QUIET_WAIT, default 30)
   --cpu-prof             profile the app with node --cpu-prof (written to bench/results/profiles/)
-  --json <file>          JSON result path (default bench/results/<date>-<database>.json)
+  --json <file>          JSON result path (default bench/results/<date>-<server>-<database>.json)
   -h, --help             this text
 
 The bare node:http baseline always runs, in its own process, on a free port in ${PORT_MIN}-${PORT_MAX}.
@@ -136,13 +145,13 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   const cpuProf = values["cpu-prof"] ?? false;
   if (cpuProf && url) throw new Error("--cpu-prof needs the app started by the script; it cannot be combined with --url.");
 
-  const server = values.server ?? env.BENCH_SERVER ?? "next";
-  if (server !== "next" && server !== "handlers") throw new Error(`--server must be next or handlers; got '${server}'.`);
+  const server = values.server ?? env.BENCH_SERVER ?? "production";
+  if (!(SERVER_KINDS as readonly string[]).includes(server)) throw new Error(`--server must be one of ${SERVER_KINDS.join(", ")}; got '${server}'.`);
   if (url && (values.server ?? env.BENCH_SERVER)) throw new Error("--server chooses the app the script starts; it cannot be combined with --url.");
 
   return {
     url,
-    server,
+    server: server as ServerKind,
     quietWait: positiveNumber("quiet-wait", values["quiet-wait"] ?? env.BENCH_QUIET_WAIT, 30, { min: 0 }),
     databaseUrl,
     duration: positiveNumber("duration", values.duration ?? env.BENCH_DURATION, 10),

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import { PORT_MAX, PORT_MIN } from "./options.mjs";
+import { PORT_MAX, PORT_MIN, type ServerKind } from "./options.mjs";
 
 // The processes a benchmark run owns: the built app (`next start`) and the bare node:http
 // baseline. Each runs in its own process group so that stopping it reaches anything it forked.
@@ -110,8 +110,8 @@ export function buildId(): string {
 }
 
 export interface AppOptions {
-  /** next: the built app (`next start`); handlers: bench/lib/handlers-server.mts (no Next). */
-  kind: "next" | "handlers";
+  /** production: server.mts as `npm start` runs it; next: `next start`; handlers: bench/lib/handlers-server.mts (no Next). */
+  kind: ServerKind;
   port: number;
   dataDir: string;
   databaseUrl?: string;
@@ -119,9 +119,16 @@ export interface AppOptions {
   cpuProfDir?: string;
 }
 
+const SERVER_NAMES: Record<ServerKind, string> = {
+  production: "production server (server.mts)",
+  next: "next start",
+  handlers: "handlers server (no Next)",
+};
+
 /**
- * `node node_modules/next/dist/bin/next start` from the repo root with a clean environment (or,
- * for comparison, the same handlers on plain node:http).
+ * The app, from the repo root with a clean environment: the production server as `npm start`
+ * runs it (`node --import tsx server.mts`), `node node_modules/next/dist/bin/next start`, or the
+ * API handlers alone on node:http.
  */
 export function startApp(options: AppOptions): OwnedProcess {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -136,17 +143,19 @@ export function startApp(options: AppOptions): OwnedProcess {
   Object.assign(env, { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", DATA_DIR: options.dataDir });
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   const nodeFlags = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
-  const command =
-    options.kind === "next"
-      ? [nextBin, "start", "-p", String(options.port), "-H", "127.0.0.1"]
-      : ["--import", "tsx", path.join(import.meta.dirname, "handlers-server.mts"), String(options.port)];
+  const command = {
+    production: ["--import", "tsx", path.join(repoRoot, "server.mts")],
+    next: [nextBin, "start", "-p", String(options.port), "-H", "127.0.0.1"],
+    handlers: ["--import", "tsx", path.join(import.meta.dirname, "handlers-server.mts"), String(options.port)],
+  }[options.kind];
+  if (options.kind === "production") Object.assign(env, { PORT: String(options.port), HOSTNAME: "127.0.0.1" });
   const child = spawn(process.execPath, [...nodeFlags, ...command], {
     cwd: repoRoot,
     env,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  return own(options.kind === "next" ? "next start" : "handlers server", `http://127.0.0.1:${options.port}`, child);
+  return own(SERVER_NAMES[options.kind], `http://127.0.0.1:${options.port}`, child);
 }
 
 /** Polls GET /api/ready until 200; fails at once if the process exits. */
