@@ -82,7 +82,11 @@ function machineInfo() {
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     loadAverageAtStart: os.loadavg().map((value) => Math.round(value * 100) / 100),
     gitCommit: git(["rev-parse", "HEAD"]),
-    gitDirty: git(["status", "--porcelain", "--untracked-files=no", "--", "src"]) !== "",
+    // Uncommitted changes under src/ (undefined outside a git checkout).
+    gitDirty: (() => {
+      const status = git(["status", "--porcelain", "--untracked-files=no", "--", "src"]);
+      return status === "?" ? undefined : status !== "";
+    })(),
   };
 }
 
