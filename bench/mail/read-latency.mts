@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { LOCAL_OPERATOR } from "../../src/server/auth/actor";
 import { openDatabase, type Database } from "../../src/server/db/client";
-import { fetchInboxInput, searchMessagesInput } from "../../src/server/schemas/messages";
+import { invoke } from "../../src/server/operations/invoke";
 import type { ServiceContext } from "../../src/server/services/context";
 import { fetchInbox } from "../../src/server/services/messages/inbox";
 import { searchMessages } from "../../src/server/services/messages/search";
@@ -68,13 +68,13 @@ interface Operation {
 }
 
 function operations(): Operation[] {
-  const inbox = fetchInboxInput.parse({ project_key: SEED.projectKey, agent_name: SEED.hotAgent, registration_token: SEED.hotToken, limit: 20 });
+  const inbox = { project_key: SEED.projectKey, agent_name: SEED.hotAgent, registration_token: SEED.hotToken, limit: 20 };
   const search = (label: string, name: string, query: string): Operation => {
-    const input = searchMessagesInput.parse({ project_key: SEED.projectKey, agent_name: SEED.hotAgent, registration_token: SEED.hotToken, query });
-    return { name, label, mainSql: /websearch_to_tsquery/, call: (ctx) => searchMessages(ctx, input) };
+    const input = { project_key: SEED.projectKey, agent_name: SEED.hotAgent, registration_token: SEED.hotToken, query };
+    return { name, label, mainSql: /websearch_to_tsquery/, call: (ctx) => invoke(searchMessages, ctx, input) };
   };
   return [
-    { name: "fetch-inbox", label: `fetch_inbox ${SEED.hotAgent}, limit 20`, mainSql: /FROM message_recipients r/, call: (ctx) => fetchInbox(ctx, inbox) },
+    { name: "fetch-inbox", label: `fetch_inbox ${SEED.hotAgent}, limit 20`, mainSql: /FROM message_recipients r/, call: (ctx) => invoke(fetchInbox, ctx, inbox) },
     search(`search common word '${COMMON_WORD}'`, "search-common-word", COMMON_WORD),
     search(`search rare word '${RARE_WORD}'`, "search-rare-word", RARE_WORD),
     search(`search phrase '"merge conflict"'`, "search-phrase", '"merge conflict"'),

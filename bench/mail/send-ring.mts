@@ -271,20 +271,21 @@ async function runInProcess(call: ToolCall, next: () => { args: Record<string, u
   };
 }
 
-/** The in-process "server": the database opened here, tool handlers called with a ServiceContext. */
+/** The in-process "server": the database opened here, operations invoked with a ServiceContext. */
 async function inProcessTools(databaseUrl: string): Promise<{ call: ToolCall; close(): Promise<void> }> {
   const { openDatabase } = await import("../../src/server/db/client");
-  const { tools } = await import("../../src/mcp/tools");
+  const { toolOperations } = await import("../../src/mcp/catalog");
+  const { invoke } = await import("../../src/server/operations/invoke");
   const { LOCAL_OPERATOR } = await import("../../src/server/auth/actor");
   const { configFromEnv } = await import("../../src/server/services/context");
   const database = await openDatabase({ url: databaseUrl });
   const ctx = { db: database.prisma, actor: LOCAL_OPERATOR, config: configFromEnv() };
-  const byName = new Map(tools.map((tool) => [tool.name, tool]));
+  const byName = new Map(toolOperations.map((operation) => [operation.name, operation]));
   return {
     call: async (name, args) => {
-      const tool = byName.get(name);
-      if (!tool) throw new Error(`no tool ${name}`);
-      return (await tool.handler(ctx, tool.input.parse(args))) as Record<string, unknown>;
+      const operation = byName.get(name);
+      if (!operation) throw new Error(`no tool ${name}`);
+      return (await invoke(operation, ctx, args)) as Record<string, unknown>;
     },
     close: () => database.close(),
   };

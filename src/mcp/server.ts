@@ -4,23 +4,18 @@ import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv
 import {
   CallToolRequestSchema,
   ErrorCode,
-  McpError,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
   type CallToolResult,
-  type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import { z } from "zod";
-import { hasRole } from "@/server/auth/actor";
-import { AppError, toAppError } from "@/server/errors";
+import { AppError, quote, toAppError } from "@/server/errors";
+import { invoke } from "@/server/operations/invoke";
 import type { ServiceContext } from "@/server/services/context";
-import { describeIssues, type ToolDefinition } from "./registry";
-import { resources } from "./resources";
-import { tools } from "./tools";
+import { findTool, resources, toolListing, type ToolProfile } from "./catalog";
 
-export type ToolProfile = "full" | "core";
+export type { ToolProfile } from "./catalog";
 
 /** JSON-RPC code the MCP specification gives "resource not found". */
 const RESOURCE_NOT_FOUND = -32002;
@@ -30,35 +25,22 @@ const INSTRUCTIONS =
   "Mailroom is mail for coding agents. Start with ensure_project(human_key=<repo path>) and register_agent; " +
   "keep the registration_token it returns and pass it on every agent-scoped call. Results are JSON.";
 
-// tools/list is asked for on every connection, so each listing is computed once per profile.
-const listings = new Map<ToolProfile, Tool[]>();
-
-function toolListing(profile: ToolProfile): Tool[] {
-  let listing = listings.get(profile);
-  if (!listing) {
-    listing = tools
-      .filter((tool) => profile === "full" || tool.profile === "core")
-      .map((tool) => ({
-        name: tool.name,
-        description: tool.description,
-        inputSchema: z.toJSONSchema(tool.input, { io: "input" }) as Tool["inputSchema"],
-        annotations: tool.annotations,
-      }));
-    listings.set(profile, listing);
-  }
-  return listing;
-}
-
-const toolsByName = new Map(tools.map((tool) => [tool.name, tool]));
-
 // Each request gets its own protocol server (the transport is stateless); without this shared
 // validator every one of them would build a new Ajv instance (~0.2 ms of CPU per request).
 const jsonSchemaValidator = new AjvJsonSchemaValidator();
 
-/** A profile hides tools from calls as well as from the listing. */
-function findTool(name: string, profile: ToolProfile): ToolDefinition | undefined {
-  const tool = toolsByName.get(name);
-  return tool && (profile === "full" || tool.profile === "core") ? tool : undefined;
+/**
+ * A JSON-RPC error as the SDK sends it: code and message as given. (McpError would prefix its
+ * message with "MCP error <code>:", and the client's McpError adds the same prefix again.)
+ */
+export class JsonRpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
 }
 
 function asStructured(result: unknown): Record<string, unknown> {
@@ -77,38 +59,39 @@ export function errorResult(error: AppError): CallToolResult {
   };
 }
 
-async function callTool(ctx: ServiceContext, tool: ToolDefinition | undefined, name: string, args: unknown): Promise<CallToolResult> {
+function logIfUnexpected(what: string, error: unknown, appError: AppError): void {
+  if (appError.code === "INTERNAL_ERROR" || appError.code === "DATABASE_UNAVAILABLE") console.error(`[mcp] ${what} failed:`, error);
+}
+
+async function callTool(ctx: ServiceContext, profile: ToolProfile, name: string, args: unknown): Promise<CallToolResult> {
   try {
-    if (!tool) throw new AppError("NOT_FOUND", `Unknown tool '${name}'.`);
-    if (!hasRole(ctx.actor, tool.permission)) {
-      throw new AppError("FORBIDDEN", `Tool '${name}' needs the ${tool.permission} role.`);
-    }
-    const parsed = tool.input.safeParse(args ?? {});
-    if (!parsed.success) {
-      throw new AppError("INVALID_ARGUMENT", `Invalid arguments for ${name}: ${describeIssues(parsed.error)}`);
-    }
-    const result = await tool.handler(ctx, parsed.data);
+    const operation = findTool(name, profile);
+    if (!operation) throw new AppError("NOT_FOUND", `Unknown tool '${quote(name)}'.`);
+    const result = await invoke(operation, ctx, args);
     return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: asStructured(result) };
   } catch (error) {
     const appError = toAppError(error);
-    if (appError.code === "INTERNAL_ERROR" || appError.code === "DATABASE_UNAVAILABLE") {
-      console.error(`[mcp] ${name} failed:`, error);
-    }
+    logIfUnexpected(quote(name), error, appError);
     return errorResult(appError);
   }
 }
 
 async function readResource(ctx: ServiceContext, uri: string) {
-  for (const resource of resources) {
-    const matched = resource.match(uri);
-    if (!matched) continue;
-    if (!hasRole(ctx.actor, resource.permission)) {
-      throw new AppError("FORBIDDEN", `Resource '${resource.name}' needs the ${resource.permission} role.`);
+  try {
+    for (const resource of resources) {
+      const input = resource.match(uri);
+      if (!input) continue;
+      const result = await invoke(resource.operation, ctx, input);
+      return { contents: [{ uri, mimeType: "application/json", text: JSON.stringify(result) }] };
     }
-    const result = await resource.handler(ctx, matched.params, matched.query);
-    return { contents: [{ uri, mimeType: "application/json", text: JSON.stringify(result) }] };
+    throw new AppError("NOT_FOUND", `Unknown resource '${quote(uri)}'.`);
+  } catch (error) {
+    const appError = toAppError(error);
+    logIfUnexpected(`resource ${quote(uri)}`, error, appError);
+    // Resource reads have no isError result: the JSON-RPC error carries the same message.
+    const code = appError.code === "NOT_FOUND" ? RESOURCE_NOT_FOUND : appError.httpStatus < 500 ? ErrorCode.InvalidParams : ErrorCode.InternalError;
+    throw new JsonRpcError(code, `${appError.code}: ${appError.message}`, { type: appError.code });
   }
-  throw new AppError("NOT_FOUND", `Unknown resource '${uri}'.`);
 }
 
 /** A protocol server bound to one request's context (the transport is stateless). */
@@ -118,42 +101,34 @@ function createServer(ctx: ServiceContext, profile: ToolProfile): Server {
     instructions: INSTRUCTIONS,
     jsonSchemaValidator,
   });
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolListing(profile) }));
-  server.setRequestHandler(CallToolRequestSchema, (request) =>
-    callTool(ctx, findTool(request.params.name, profile), request.params.name, request.params.arguments),
-  );
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolListing(profile, ctx.actor) }));
+  server.setRequestHandler(CallToolRequestSchema, (request) => callTool(ctx, profile, request.params.name, request.params.arguments));
   server.setRequestHandler(ListResourcesRequestSchema, () => ({
     resources: resources
       .filter((resource) => !resource.isTemplate)
-      .map((resource) => ({ uri: resource.uriTemplate, name: resource.name, description: resource.description, mimeType: "application/json" })),
+      .map((resource) => ({ uri: resource.uriTemplate, name: resource.name, description: resource.operation.description, mimeType: "application/json" })),
   }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
     resourceTemplates: resources
       .filter((resource) => resource.isTemplate)
-      .map((resource) => ({ uriTemplate: resource.uriTemplate, name: resource.name, description: resource.description, mimeType: "application/json" })),
+      .map((resource) => ({
+        uriTemplate: resource.uriTemplate,
+        name: resource.name,
+        description: resource.operation.description,
+        mimeType: "application/json",
+      })),
   }));
-  server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
-    try {
-      return await readResource(ctx, request.params.uri);
-    } catch (error) {
-      const appError = toAppError(error);
-      if (appError.code === "INTERNAL_ERROR") console.error(`[mcp] resource ${request.params.uri} failed:`, error);
-      // Resource reads have no isError result: the JSON-RPC error carries the same message.
-      const code =
-        appError.code === "NOT_FOUND" ? RESOURCE_NOT_FOUND : appError.httpStatus < 500 ? ErrorCode.InvalidParams : ErrorCode.InternalError;
-      throw new McpError(code, `${appError.code}: ${appError.message}`, { type: appError.code });
-    }
-  });
+  server.setRequestHandler(ReadResourceRequestSchema, (request) => readResource(ctx, request.params.uri));
   return server;
 }
 
-/** Answers one Streamable HTTP POST in stateless JSON mode. */
-export async function serveMcp(request: Request, ctx: ServiceContext, profile: ToolProfile): Promise<Response> {
+/** Answers one Streamable HTTP POST in stateless JSON mode; `body` is the already-checked JSON-RPC payload. */
+export async function serveMcp(request: Request, body: unknown, ctx: ServiceContext, profile: ToolProfile): Promise<Response> {
   const server = createServer(ctx, profile);
   const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   await server.connect(transport);
   try {
-    return await transport.handleRequest(request);
+    return await transport.handleRequest(request, { parsedBody: body });
   } finally {
     await server.close();
   }

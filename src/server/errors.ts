@@ -85,3 +85,19 @@ export function isUniqueViolation(error: unknown): boolean {
   if (candidate.meta?.driverAdapterError?.cause?.originalCode === "23505") return true;
   return candidate.cause !== undefined && candidate.cause !== error && isUniqueViolation(candidate.cause);
 }
+
+/** Longest piece of caller input an error message repeats. */
+export const QUOTE_MAX = 100;
+
+/**
+ * Caller input as an error message may repeat it: at most QUOTE_MAX characters (whole code
+ * points), control characters shown as escapes, so a hostile value can neither bloat nor forge
+ * the message.
+ */
+export function quote(value: unknown): string {
+  const text = String(value);
+  // A code point is at most two UTF-16 units: never split more than the head of a long value.
+  const head = Array.from(text.slice(0, QUOTE_MAX * 2));
+  const shown = head.length > QUOTE_MAX || text.length > QUOTE_MAX * 2 ? `${head.slice(0, QUOTE_MAX).join("")}…` : text;
+  return shown.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}

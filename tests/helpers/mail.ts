@@ -1,3 +1,4 @@
+import { invoke } from "@/server/operations/invoke";
 import type { Database } from "@/server/db/client";
 import { registerAgent } from "@/server/services/agents/register";
 import { ensureProject } from "@/server/services/projects/projects";
@@ -13,10 +14,10 @@ export interface TestAgent {
 /** A project with agents registered under the given names (explicit or adjective+noun). */
 export async function projectWithAgents(database: Database, humanKey: string, names: string[], config: Partial<ServiceConfig> = {}) {
   const ctx: ServiceContext = serviceContext(database, config);
-  const project = await ensureProject(ctx, { human_key: humanKey });
+  const project = await invoke(ensureProject, ctx, { human_key: humanKey });
   const agents: Record<string, TestAgent> = {};
   for (const name of names) {
-    const agent = await registerAgent(ctx, {
+    const agent = await invoke(registerAgent, ctx, {
       project_key: humanKey,
       program: "test-suite",
       model: "test-model",

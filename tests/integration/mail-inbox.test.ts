@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "@/server/errors";
+import { invoke } from "@/server/operations/invoke";
 import {
   fetchInboxInput,
   fetchTopicInput,
@@ -10,13 +11,14 @@ import {
   type FetchTopicInput,
   type SendMessageInput,
 } from "@/server/schemas/messages";
-import { fetchInbox, outboxView, recipientView } from "@/server/services/messages/inbox";
+import { fetchInbox } from "@/server/services/messages/inbox";
 import { acknowledgeMessage, markMessageRead } from "@/server/services/messages/read-ack";
 import { getMessageReceipts } from "@/server/services/messages/receipts";
 import { sendMessage } from "@/server/services/messages/send";
 import { fetchTopic } from "@/server/services/messages/threads";
 import { openTestDatabase } from "../helpers/database";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
+import { readAgentResource } from "../helpers/resources";
 
 // The recipient side of mail (reference §2.2 fetch_inbox, fetch_topic, mark_message_read,
 // acknowledge_message; §5 inbox/outbox/mailbox/views resources; 13.1 #10–#12) plus receipts.
@@ -43,31 +45,31 @@ async function setup(names: string[] = ["GreenLake", "BlueDog", "RedFox"]) {
     key,
     /** Sends as `from` (with its token) and returns the message id. */
     send: async (from: string, input: Partial<Omit<SendMessageInput, "to">> & { to?: string[] }) => {
-      const result = await sendMessage(
-        ctx,
+      const result = await invoke(sendMessage, ctx,
         sendMessageInput.parse({ project_key: key, sender_name: from, sender_token: agents[from]!.token, subject: "Subject", body_md: "Body", ...input }),
       );
       return result.deliveries[0]!.payload.id;
     },
     inbox: (agent: string, input: Partial<FetchInboxInput> = {}) =>
-      fetchInbox(ctx, fetchInboxInput.parse({ project_key: key, agent_name: agent, registration_token: agents[agent]!.token, ...input })),
+      invoke(fetchInbox, ctx, fetchInboxInput.parse({ project_key: key, agent_name: agent, registration_token: agents[agent]!.token, ...input })),
     topic: (agent: string, input: Partial<FetchTopicInput> & { topic_name: string }) =>
-      fetchTopic(ctx, fetchTopicInput.parse({ project_key: key, agent_name: agent, registration_token: agents[agent]!.token, ...input })),
+      invoke(fetchTopic, ctx, fetchTopicInput.parse({ project_key: key, agent_name: agent, registration_token: agents[agent]!.token, ...input })),
     read: (agent: string, id: number) =>
-      markMessageRead(ctx, messageActionInput.parse({ project_key: key, agent_name: agent, registration_token: agents[agent]!.token, message_id: id })),
+      invoke(markMessageRead, ctx, messageActionInput.parse({ project_key: key, agent_name: agent, registration_token: agents[agent]!.token, message_id: id })),
     ack: (agent: string, id: number) =>
-      acknowledgeMessage(ctx, messageActionInput.parse({ project_key: key, agent_name: agent, registration_token: agents[agent]!.token, message_id: id })),
+      invoke(acknowledgeMessage, ctx, messageActionInput.parse({ project_key: key, agent_name: agent, registration_token: agents[agent]!.token, message_id: id })),
     view: (
-      view: Parameters<typeof recipientView>[1],
+      view: "inbox" | "mailbox" | "urgent-unread" | "ack-required" | "acks-stale" | "ack-overdue",
       agent: string,
       params: Record<string, string> = {},
       token: string | undefined = agents[agent]?.token,
     ) =>
-      recipientView(ctx, view, {
+      readAgentResource(
+        ctx,
+        view === "inbox" || view === "mailbox" ? view : `views/${view}`,
         agent,
-        resource: view,
-        query: new URLSearchParams({ project: key, ...(token ? { agent_token: token } : {}), ...params }),
-      }),
+        new URLSearchParams({ project: key, ...(token ? { agent_token: token } : {}), ...params }),
+      ),
   };
 }
 
@@ -93,8 +95,7 @@ async function recipientRow(messageId: number, agent: TestAgent) {
 describe("topics (13.1 #10)", () => {
   it("echoes the topic, trimmed, in the send payload and the inbox", async () => {
     const f = await setup();
-    const result = await sendMessage(
-      f.ctx,
+    const result = await invoke(sendMessage, f.ctx,
       sendMessageInput.parse({ project_key: f.key, sender_name: "GreenLake", sender_token: f.agents.GreenLake!.token, to: ["BlueDog"], subject: "Arch", body_md: "b", topic: " architecture " }),
     );
     expect(result.deliveries[0]!.payload.topic).toBe("architecture");
@@ -152,10 +153,10 @@ describe("topics (13.1 #10)", () => {
       expect(error.code).toBe("INVALID_ARGUMENT");
       expect(error.message).toContain("topic_name");
     }
-    const anonymous = await appError(fetchTopic(f.ctx, fetchTopicInput.parse({ project_key: f.key, topic_name: "standup" })));
+    const anonymous = await appError(invoke(fetchTopic, f.ctx, fetchTopicInput.parse({ project_key: f.key, topic_name: "standup" })));
     expect(anonymous.code).toBe("AUTHENTICATION_REQUIRED");
     const wrong = await appError(
-      fetchTopic(f.ctx, fetchTopicInput.parse({ project_key: f.key, topic_name: "standup", agent_name: "BlueDog", registration_token: "nope" })),
+      invoke(fetchTopic, f.ctx, fetchTopicInput.parse({ project_key: f.key, topic_name: "standup", agent_name: "BlueDog", registration_token: "nope" })),
     );
     expect(wrong.code).toBe("AUTHENTICATION_REQUIRED");
   });
@@ -286,12 +287,12 @@ describe("fetch_inbox (13.1 #11)", () => {
 
   it("needs the agent's own registration_token", async () => {
     const f = await setup();
-    const missing = await appError(fetchInbox(f.ctx, fetchInboxInput.parse({ project_key: f.key, agent_name: "BlueDog" })));
+    const missing = await appError(invoke(fetchInbox, f.ctx, fetchInboxInput.parse({ project_key: f.key, agent_name: "BlueDog" })));
     expect(missing.code).toBe("AUTHENTICATION_REQUIRED");
     expect(missing.message).toContain("registration_token");
     const other = await appError(f.inbox("BlueDog", { registration_token: f.agents.GreenLake!.token }));
     expect(other.code).toBe("AUTHENTICATION_REQUIRED");
-    const unknown = await appError(fetchInbox(f.ctx, fetchInboxInput.parse({ project_key: f.key, agent_name: "QuietMountain", registration_token: "x" })));
+    const unknown = await appError(invoke(fetchInbox, f.ctx, fetchInboxInput.parse({ project_key: f.key, agent_name: "QuietMountain", registration_token: "x" })));
     expect(unknown.code).toBe("NOT_FOUND");
   });
 });
@@ -377,7 +378,7 @@ describe("mark_message_read / acknowledge_message (13.1 #12)", () => {
     const f = await setup();
     const id = await f.send("GreenLake", { to: ["BlueDog"] });
     const error = await appError(
-      markMessageRead(f.ctx, messageActionInput.parse({ project_key: f.key, agent_name: "BlueDog", registration_token: f.agents.GreenLake!.token, message_id: id })),
+      invoke(markMessageRead, f.ctx, messageActionInput.parse({ project_key: f.key, agent_name: "BlueDog", registration_token: f.agents.GreenLake!.token, message_id: id })),
     );
     expect(error.code).toBe("AUTHENTICATION_REQUIRED");
     expect((await recipientRow(id, f.agents.BlueDog!)).readTs).toBeNull();
@@ -418,16 +419,16 @@ describe("inbox, mailbox, outbox and view resources (§5)", () => {
 
   it("needs the project parameter and the agent's token", async () => {
     const f = await setup();
-    const missing = await appError(recipientView(f.ctx, "inbox", { agent: "BlueDog", resource: "inbox", query: new URLSearchParams({ agent_token: f.agents.BlueDog!.token }) }));
+    const missing = await appError(readAgentResource(f.ctx, "inbox", "BlueDog", new URLSearchParams({ agent_token: f.agents.BlueDog!.token })));
     expect(missing.code).toBe("INVALID_ARGUMENT");
-    expect(missing.message).toContain("project parameter is required");
+    expect(missing.message).toContain("project: is required");
     const wrong = await appError(f.view("inbox", "BlueDog", {}, "wrong-token"));
     expect(wrong.code).toBe("AUTHENTICATION_REQUIRED");
     expect(wrong.message).toContain("agent_token");
     const none = await appError(f.view("inbox", "BlueDog", {}, ""));
     expect(none.code).toBe("AUTHENTICATION_REQUIRED");
-    const outboxMissing = await appError(outboxView(f.ctx, { agent: "BlueDog", resource: "outbox", query: new URLSearchParams() }));
-    expect(outboxMissing.message).toContain("project parameter is required");
+    const outboxMissing = await appError(readAgentResource(f.ctx, "outbox", "BlueDog", new URLSearchParams()));
+    expect(outboxMissing.message).toContain("project: is required");
     const badLimit = await appError(f.view("inbox", "BlueDog", { limit: "abc" }));
     expect(badLimit.code).toBe("INVALID_ARGUMENT");
     const zeroLimit = await appError(f.view("mailbox", "BlueDog", { limit: "0" }));
@@ -518,20 +519,21 @@ describe("inbox, mailbox, outbox and view resources (§5)", () => {
     const a = await f.send("GreenLake", { to: ["BlueDog"], cc: ["RedFox"], bcc: ["GoldHawk"], subject: "with bcc", body_md: "secret" });
     await f.send("BlueDog", { to: ["GreenLake"] });
     const b = await f.send("GreenLake", { to: ["RedFox"] });
-    const outbox = await outboxView(f.ctx, { agent: "GreenLake", resource: "outbox", query: new URLSearchParams({ project: f.key, agent_token: f.agents.GreenLake!.token }) });
+    const outbox = await readAgentResource(f.ctx, "outbox", "GreenLake", new URLSearchParams({ project: f.key, agent_token: f.agents.GreenLake!.token }));
     expect(outbox).toMatchObject({ project: f.project.human_key, agent: "GreenLake", count: 2 });
     expect(outbox.messages.map((m) => [m.id, m.to, m.cc, m.bcc, m.from])).toEqual([
       [b, ["RedFox"], [], [], "GreenLake"],
       [a, ["BlueDog"], ["RedFox"], ["GoldHawk"], "GreenLake"],
     ]);
     expect("body_md" in outbox.messages[0]!).toBe(false);
-    const bodies = await outboxView(f.ctx, {
-      agent: "GreenLake",
-      resource: "outbox",
-      query: new URLSearchParams({ project: f.key, agent_token: f.agents.GreenLake!.token, include_bodies: "true", limit: "1" }),
-    });
+    const bodies = await readAgentResource(
+      f.ctx,
+      "outbox",
+      "GreenLake",
+      new URLSearchParams({ project: f.key, agent_token: f.agents.GreenLake!.token, include_bodies: "true", limit: "1" }),
+    );
     expect(bodies.messages.map((m) => [m.id, m.body_md])).toEqual([[b, "Body"]]);
-    const wrong = await appError(outboxView(f.ctx, { agent: "GreenLake", resource: "outbox", query: new URLSearchParams({ project: f.key, agent_token: f.agents.BlueDog!.token }) }));
+    const wrong = await appError(readAgentResource(f.ctx, "outbox", "GreenLake", new URLSearchParams({ project: f.key, agent_token: f.agents.BlueDog!.token })));
     expect(wrong.code).toBe("AUTHENTICATION_REQUIRED");
   });
 });
@@ -542,8 +544,7 @@ describe("get_message_receipts", () => {
     const id = await f.send("GreenLake", { to: ["BlueDog", "RedFox"], bcc: ["GoldHawk"], ack_required: true, subject: "Receipts" });
     const read = await f.read("BlueDog", id);
     const acked = await f.ack("RedFox", id);
-    const receipts = await getMessageReceipts(
-      f.ctx,
+    const receipts = await invoke(getMessageReceipts, f.ctx,
       messageReceiptsInput.parse({ project_key: f.key, agent_name: "GreenLake", registration_token: f.agents.GreenLake!.token, message_id: id }),
     );
     expect(receipts).toMatchObject({ message_id: id, subject: "Receipts", ack_required: true, summary: { total: 3, read: 2, acknowledged: 1 } });
@@ -558,8 +559,7 @@ describe("get_message_receipts", () => {
   it("covers every delivery of a cross-project send, from either delivery's id", async () => {
     const f = await setup(["GreenLake", "BlueDog"]);
     const other = await setup(["RedFox"]);
-    const sent = await sendMessage(
-      f.ctx,
+    const sent = await invoke(sendMessage, f.ctx,
       sendMessageInput.parse({
         project_key: f.key,
         sender_name: "GreenLake",
@@ -574,8 +574,7 @@ describe("get_message_receipts", () => {
     await f.send("GreenLake", { to: ["BlueDog"], subject: "Two projects" });
     const read = await other.read("RedFox", remote!);
     for (const id of [local!, remote!]) {
-      const receipts = await getMessageReceipts(
-        f.ctx,
+      const receipts = await invoke(getMessageReceipts, f.ctx,
         messageReceiptsInput.parse({ project_key: f.key, agent_name: "GreenLake", registration_token: f.agents.GreenLake!.token, message_id: id }),
       );
       expect(receipts.message_id).toBe(id);
@@ -592,16 +591,16 @@ describe("get_message_receipts", () => {
     const id = await f.send("GreenLake", { to: ["BlueDog"] });
     for (const agent of ["BlueDog", "RedFox"]) {
       const error = await appError(
-        getMessageReceipts(f.ctx, messageReceiptsInput.parse({ project_key: f.key, agent_name: agent, registration_token: f.agents[agent]!.token, message_id: id })),
+        invoke(getMessageReceipts, f.ctx, messageReceiptsInput.parse({ project_key: f.key, agent_name: agent, registration_token: f.agents[agent]!.token, message_id: id })),
       );
       expect(error.code).toBe("NOT_FOUND");
     }
     const unknown = await appError(
-      getMessageReceipts(f.ctx, messageReceiptsInput.parse({ project_key: f.key, agent_name: "GreenLake", registration_token: f.agents.GreenLake!.token, message_id: 999_999 })),
+      invoke(getMessageReceipts, f.ctx, messageReceiptsInput.parse({ project_key: f.key, agent_name: "GreenLake", registration_token: f.agents.GreenLake!.token, message_id: 999_999 })),
     );
     expect(unknown.code).toBe("NOT_FOUND");
     const unauthenticated = await appError(
-      getMessageReceipts(f.ctx, messageReceiptsInput.parse({ project_key: f.key, agent_name: "GreenLake", registration_token: "bad", message_id: id })),
+      invoke(getMessageReceipts, f.ctx, messageReceiptsInput.parse({ project_key: f.key, agent_name: "GreenLake", registration_token: "bad", message_id: id })),
     );
     expect(unauthenticated.code).toBe("AUTHENTICATION_REQUIRED");
   });

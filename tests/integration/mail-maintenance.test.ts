@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_OPERATOR, type Role } from "@/server/auth/actor";
 import { AppError } from "@/server/errors";
+import { invoke } from "@/server/operations/invoke";
 import {
   fetchInboxInput,
   overseerSendInput,
@@ -42,15 +43,14 @@ async function setup(names: string[] = ["GreenLake", "BlueDog", "RedFox"]) {
     ...fixture,
     key,
     send: async (from: string, to: string[], subject = "Subject") => {
-      const result = await sendMessage(
-        ctx,
+      const result = await invoke(sendMessage, ctx,
         sendMessageInput.parse({ project_key: key, sender_name: from, sender_token: agents[from]!.token, to, subject, body_md: "Body" }),
       );
       return result.deliveries[0]!.payload.id;
     },
-    inbox: (agent: string) => fetchInbox(ctx, fetchInboxInput.parse({ project_key: key, agent_name: agent, registration_token: agents[agent]!.token, include_bodies: true })),
+    inbox: (agent: string) => invoke(fetchInbox, ctx, fetchInboxInput.parse({ project_key: key, agent_name: agent, registration_token: agents[agent]!.token, include_bodies: true })),
     overseer: (input: Partial<OverseerSendInput> & { recipients: string[] }, context: ServiceContext = ctx) =>
-      overseerSend(context, overseerSendInput.parse({ project_key: key, subject: "Please stop", body_md: "Pause all deploys.", ...input })),
+      invoke(overseerSend, context, overseerSendInput.parse({ project_key: key, subject: "Please stop", body_md: "Pause all deploys.", ...input })),
   };
 }
 
@@ -79,12 +79,12 @@ describe("purge_old_messages", () => {
     await db.prisma.message.update({ where: { id: borderline }, data: { createdTs: new Date(Date.now() - 179 * DAY) } });
 
     const before = Date.now();
-    const dry = await purgeOldMessages(f.ctx, purgeOldMessagesInput.parse({ project_key: f.key }));
+    const dry = await invoke(purgeOldMessages, f.ctx, purgeOldMessagesInput.parse({ project_key: f.key }));
     expect(dry).toEqual({ status: "dry_run", messages_affected: 2, cutoff_date: expect.stringMatching(ISO_UTC), max_age_days: 180 });
     expect(Math.abs(Date.parse(dry.cutoff_date) - (before - 180 * DAY))).toBeLessThan(60_000);
     expect(await db.prisma.message.count({ where: { projectId: f.project.id } })).toBe(4);
 
-    const purged = await purgeOldMessages(f.ctx, purgeOldMessagesInput.parse({ project_key: f.key, dry_run: false }));
+    const purged = await invoke(purgeOldMessages, f.ctx, purgeOldMessagesInput.parse({ project_key: f.key, dry_run: false }));
     expect(purged).toMatchObject({ status: "purged", messages_affected: 2, max_age_days: 180 });
     const left = await db.prisma.message.findMany({ where: { projectId: f.project.id }, orderBy: { id: "asc" } });
     expect(left.map((m) => m.id)).toEqual([fresh, borderline]);
@@ -93,7 +93,7 @@ describe("purge_old_messages", () => {
     expect((await f.inbox("RedFox")).map((m) => m.id)).toEqual([]);
     expect((await f.inbox("BlueDog")).map((m) => m.id)).toEqual([borderline, fresh]);
 
-    const again = await purgeOldMessages(f.ctx, purgeOldMessagesInput.parse({ project_key: f.key, dry_run: false }));
+    const again = await invoke(purgeOldMessages, f.ctx, purgeOldMessagesInput.parse({ project_key: f.key, dry_run: false }));
     expect(again.messages_affected).toBe(0);
   });
 
@@ -103,8 +103,8 @@ describe("purge_old_messages", () => {
     const mine = await f.send("GreenLake", ["BlueDog"]);
     const theirs = await other.send("GreenLake", ["BlueDog"]);
     await db.prisma.message.updateMany({ where: { id: { in: [mine, theirs] } }, data: { createdTs: new Date(Date.now() - 40 * DAY) } });
-    expect((await purgeOldMessages(f.ctx, purgeOldMessagesInput.parse({ project_key: f.key, max_age_days: 60, dry_run: false }))).messages_affected).toBe(0);
-    const result = await purgeOldMessages(f.ctx, purgeOldMessagesInput.parse({ project_key: f.key, max_age_days: 30, dry_run: false }));
+    expect((await invoke(purgeOldMessages, f.ctx, purgeOldMessagesInput.parse({ project_key: f.key, max_age_days: 60, dry_run: false }))).messages_affected).toBe(0);
+    const result = await invoke(purgeOldMessages, f.ctx, purgeOldMessagesInput.parse({ project_key: f.key, max_age_days: 30, dry_run: false }));
     expect(result).toMatchObject({ status: "purged", messages_affected: 1, max_age_days: 30 });
     expect(await db.prisma.message.count({ where: { id: mine } })).toBe(0);
     expect(await db.prisma.message.count({ where: { id: theirs } })).toBe(1);
@@ -113,7 +113,7 @@ describe("purge_old_messages", () => {
   it("refuses max_age_days below 1 and an unknown project", async () => {
     const f = await setup();
     expect(() => purgeOldMessagesInput.parse({ project_key: f.key, max_age_days: 0 })).toThrow();
-    const error = await appError(purgeOldMessages(f.ctx, purgeOldMessagesInput.parse({ project_key: "/no/such/project" })));
+    const error = await appError(invoke(purgeOldMessages, f.ctx, purgeOldMessagesInput.parse({ project_key: "/no/such/project" })));
     expect(error.code).toBe("NOT_FOUND");
   });
 });
@@ -153,8 +153,7 @@ describe("overseer messages", () => {
   it("lets the recipient reply to the overseer", async () => {
     const f = await setup();
     const sent = await f.overseer({ recipients: ["BlueDog"] });
-    const reply = await replyMessage(
-      f.ctx,
+    const reply = await invoke(replyMessage, f.ctx,
       replyMessageInput.parse({ project_key: f.key, message_id: sent.message_id!, sender_name: "BlueDog", sender_token: f.agents.BlueDog!.token, body_md: "Paused." }),
     );
     expect(reply).toMatchObject({ to: [OVERSEER_NAME], subject: "Re: Please stop", importance: "high", thread_id: String(sent.message_id) });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMailroomClient } from "@/client";
 import { AppError } from "@/server/errors";
+import { invoke } from "@/server/operations/invoke";
 import { replyMessageInput, sendMessageInput } from "@/server/schemas/messages";
 import { replyMessage } from "@/server/services/messages/reply";
 import { sendMessage } from "@/server/services/messages/send";
@@ -31,8 +32,7 @@ async function rejection(promise: Promise<unknown>): Promise<AppError> {
 describe("reply to a participant who blocks new contact", () => {
   it("delivers to the original sender despite block_all, while a fresh send is refused", async () => {
     const { ctx, agents } = await projectWithAgents(db, "/policies/block", ["GreenLake", "BlueDog"]);
-    const sent = await sendMessage(
-      ctx,
+    const sent = await invoke(sendMessage, ctx,
       sendMessageInput.parse({
         project_key: "/policies/block",
         sender_name: "GreenLake",
@@ -45,8 +45,7 @@ describe("reply to a participant who blocks new contact", () => {
     await db.prisma.agent.update({ where: { id: agents.GreenLake!.id }, data: { contactPolicy: "block_all" } });
 
     const fresh = await rejection(
-      sendMessage(
-        ctx,
+      invoke(sendMessage, ctx,
         sendMessageInput.parse({
           project_key: "/policies/block",
           sender_name: "BlueDog",
@@ -60,8 +59,7 @@ describe("reply to a participant who blocks new contact", () => {
     expect(fresh.code).toBe("CONTACT_BLOCKED");
     expect(fresh.message).toContain("Recipient is not accepting messages");
 
-    const reply = await replyMessage(
-      ctx,
+    const reply = await invoke(replyMessage, ctx,
       replyMessageInput.parse({
         project_key: "/policies/block",
         message_id: sent.deliveries[0]!.payload.id,
@@ -79,8 +77,7 @@ describe("reply to a participant who blocks new contact", () => {
 describe("idempotency keys belong to one tool", () => {
   it("refuses to reuse a send_message key for reply_message", async () => {
     const { ctx, agents } = await projectWithAgents(db, "/policies/keys", ["GreenLake", "BlueDog"]);
-    const sent = await sendMessage(
-      ctx,
+    const sent = await invoke(sendMessage, ctx,
       sendMessageInput.parse({
         project_key: "/policies/keys",
         sender_name: "GreenLake",
@@ -92,8 +89,7 @@ describe("idempotency keys belong to one tool", () => {
       }),
     );
     const error = await rejection(
-      replyMessage(
-        ctx,
+      invoke(replyMessage, ctx,
         replyMessageInput.parse({
           project_key: "/policies/keys",
           message_id: sent.deliveries[0]!.payload.id,

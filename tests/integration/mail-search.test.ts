@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "@/server/errors";
+import { invoke } from "@/server/operations/invoke";
 import { searchMessagesInput, sendMessageInput, type SearchMessagesInput, type SendMessageInput } from "@/server/schemas/messages";
 import { searchMessages } from "@/server/services/messages/search";
 import { sendMessage } from "@/server/services/messages/send";
@@ -16,16 +17,14 @@ const ids: Record<string, number> = {};
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$/;
 
 async function send(from: string, input: Partial<Omit<SendMessageInput, "to">> & { to: string[] }) {
-  const result = await sendMessage(
-    fixture.ctx,
+  const result = await invoke(sendMessage, fixture.ctx,
     sendMessageInput.parse({ project_key: fixture.project.slug, sender_name: from, sender_token: fixture.agents[from]!.token, body_md: "", ...input }),
   );
   return result.deliveries[0]!.payload.id;
 }
 
 function search(query: string, input: Partial<SearchMessagesInput> = {}, agent = "BlueDog") {
-  return searchMessages(
-    fixture.ctx,
+  return invoke(searchMessages, fixture.ctx,
     searchMessagesInput.parse({ project_key: fixture.project.slug, query, agent_name: agent, registration_token: fixture.agents[agent]!.token, ...input }),
   );
 }
@@ -145,7 +144,7 @@ describe("search_messages", () => {
   });
 
   it("needs an authenticated viewer", async () => {
-    const anonymous = await appError(searchMessages(fixture.ctx, searchMessagesInput.parse({ project_key: fixture.project.slug, query: "deploy" })));
+    const anonymous = await appError(invoke(searchMessages, fixture.ctx, searchMessagesInput.parse({ project_key: fixture.project.slug, query: "deploy" })));
     expect(anonymous.code).toBe("AUTHENTICATION_REQUIRED");
     const wrong = await appError(search("deploy", { registration_token: fixture.agents.GreenLake!.token }));
     expect(wrong.code).toBe("AUTHENTICATION_REQUIRED");
@@ -192,8 +191,7 @@ describe("search_messages", () => {
 
   it("marks cross-project hits with the sender's project", async () => {
     const other = await projectWithAgents(db, "/search-other", ["GoldHawk"]);
-    await sendMessage(
-      other.ctx,
+    await invoke(sendMessage, other.ctx,
       sendMessageInput.parse({
         project_key: other.project.slug,
         sender_name: "GoldHawk",

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "@/server/errors";
+import { invoke } from "@/server/operations/invoke";
 import {
   fetchInboxInput,
   replyMessageInput,
@@ -39,13 +40,13 @@ function setup(names: string[] = ["GreenLake", "BlueDog", "RedFox"], config: Par
 
 type SendArgs = Omit<Partial<SendMessageInput>, "to"> & { to?: string | string[] | null; project_key: string; sender_name: string };
 function send(ctx: ServiceContext, input: SendArgs) {
-  return sendMessage(ctx, sendMessageInput.parse({ subject: "Hello", body_md: "Body text", ...input }));
+  return invoke(sendMessage, ctx, sendMessageInput.parse({ subject: "Hello", body_md: "Body text", ...input }));
 }
 function inbox(ctx: ServiceContext, input: Partial<FetchInboxInput> & { project_key: string; agent_name: string }) {
-  return fetchInbox(ctx, fetchInboxInput.parse(input));
+  return invoke(fetchInbox, ctx, fetchInboxInput.parse(input));
 }
 function reply(ctx: ServiceContext, input: Partial<ReplyMessageInput> & { project_key: string; sender_name: string; message_id: number }) {
-  return replyMessage(ctx, replyMessageInput.parse({ body_md: "Reply body", ...input }));
+  return invoke(replyMessage, ctx, replyMessageInput.parse({ body_md: "Reply body", ...input }));
 }
 
 /** The AppError a promise rejects with (fails the test if it resolves or throws something else). */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "@/server/errors";
+import { invoke } from "@/server/operations/invoke";
 import {
   fetchSummaryInput,
   sendMessageInput,
@@ -41,15 +42,14 @@ async function setup(names: string[] = ["GreenLake", "BlueDog", "RedFox"]) {
     ...fixture,
     key,
     send: async (from: string, input: Partial<Omit<SendMessageInput, "to">> & { to: string[] }) => {
-      const result = await sendMessage(
-        ctx,
+      const result = await invoke(sendMessage, ctx,
         sendMessageInput.parse({ project_key: key, sender_name: from, sender_token: agents[from]!.token, subject: "Subject", body_md: "", ...input }),
       );
       return result.deliveries[0]!.payload;
     },
-    thread: (agent: string, input: Partial<SummarizeThreadInput> & { thread_id: string }) => summarizeThread(ctx, summarizeThreadInput.parse({ ...auth(agent), ...input })),
-    recent: (agent: string, input: Partial<SummarizeRecentInput> = {}) => summarizeRecent(ctx, summarizeRecentInput.parse({ ...auth(agent), ...input })),
-    stored: (agent: string, input: Partial<FetchSummaryInput> = {}) => fetchSummary(ctx, fetchSummaryInput.parse({ ...auth(agent), ...input })),
+    thread: (agent: string, input: Partial<SummarizeThreadInput> & { thread_id: string }) => invoke(summarizeThread, ctx, summarizeThreadInput.parse({ ...auth(agent), ...input })),
+    recent: (agent: string, input: Partial<SummarizeRecentInput> = {}) => invoke(summarizeRecent, ctx, summarizeRecentInput.parse({ ...auth(agent), ...input })),
+    stored: (agent: string, input: Partial<FetchSummaryInput> = {}) => invoke(fetchSummary, ctx, fetchSummaryInput.parse({ ...auth(agent), ...input })),
   };
 }
 
@@ -175,7 +175,7 @@ describe("summarize_thread", () => {
     expect(empty).toMatchObject({ thread_id: "NOPE-1", summary: { total_messages: 0, participants: [] }, examples: [] });
     const invalid = await appError(f.thread("GreenLake", { thread_id: "ok-1,bad id" }));
     expect(invalid.code).toBe("INVALID_THREAD_ID");
-    const anonymous = await appError(summarizeThread(f.ctx, summarizeThreadInput.parse({ project_key: f.key, thread_id: "X-1" })));
+    const anonymous = await appError(invoke(summarizeThread, f.ctx, summarizeThreadInput.parse({ project_key: f.key, thread_id: "X-1" })));
     expect(anonymous.code).toBe("AUTHENTICATION_REQUIRED");
   });
 });
@@ -292,9 +292,9 @@ describe("summarize_recent / fetch_summary", () => {
 
   it("needs the agent's token", async () => {
     const f = await setup();
-    const recent = await appError(summarizeRecent(f.ctx, summarizeRecentInput.parse({ project_key: f.key, agent_name: "BlueDog", registration_token: "wrong" })));
+    const recent = await appError(invoke(summarizeRecent, f.ctx, summarizeRecentInput.parse({ project_key: f.key, agent_name: "BlueDog", registration_token: "wrong" })));
     expect(recent.code).toBe("AUTHENTICATION_REQUIRED");
-    const stored = await appError(fetchSummary(f.ctx, fetchSummaryInput.parse({ project_key: f.key, agent_name: "BlueDog" })));
+    const stored = await appError(invoke(fetchSummary, f.ctx, fetchSummaryInput.parse({ project_key: f.key, agent_name: "BlueDog" })));
     expect(stored.code).toBe("AUTHENTICATION_REQUIRED");
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_OPERATOR, type Role } from "@/server/auth/actor";
 import { AppError } from "@/server/errors";
+import { invoke } from "@/server/operations/invoke";
 import {
   dashboardMailboxInput,
   fetchInboxInput,
@@ -19,9 +20,10 @@ import { replyMessage } from "@/server/services/messages/reply";
 import { searchMessages } from "@/server/services/messages/search";
 import { sendMessage } from "@/server/services/messages/send";
 import { summarizeThread } from "@/server/services/messages/summaries";
-import { fetchTopic, messageResource, threadResource } from "@/server/services/messages/threads";
+import { fetchTopic } from "@/server/services/messages/threads";
 import { openTestDatabase } from "../helpers/database";
 import { projectWithAgents } from "../helpers/mail";
+import { readMessageResource, readThread } from "../helpers/resources";
 
 // reply_message and threads (reference §2.2 reply_message, §2.3, 13.1 #13–#14) and who may see
 // what: outsiders see nothing, bcc names stay hidden from to/cc recipients (§1.4 visibility).
@@ -48,14 +50,13 @@ async function setup(names: string[] = ["GreenLake", "BlueDog", "RedFox"]) {
     key,
     token,
     send: async (from: string, input: Partial<Omit<SendMessageInput, "to">> & { to?: string[] }) => {
-      const result = await sendMessage(
-        ctx,
+      const result = await invoke(sendMessage, ctx,
         sendMessageInput.parse({ project_key: key, sender_name: from, sender_token: token(from), subject: "Subject", body_md: "Body", ...input }),
       );
       return result.deliveries[0]!.payload;
     },
     reply: (from: string, input: Partial<ReplyMessageInput> & { message_id: number }) =>
-      replyMessage(ctx, replyMessageInput.parse({ project_key: key, sender_name: from, sender_token: token(from), body_md: "Reply body", ...input })),
+      invoke(replyMessage, ctx, replyMessageInput.parse({ project_key: key, sender_name: from, sender_token: token(from), body_md: "Reply body", ...input })),
     /** Query parameters of the message/thread resources, as the given agent. */
     as: (agent: string, extra: Record<string, string> = {}) => new URLSearchParams({ project: key, agent, agent_token: token(agent), ...extra }),
   };
@@ -99,7 +100,7 @@ describe("reply_message (13.1 #13)", () => {
     // The original row is not rewritten.
     const row = await db.prisma.message.findUniqueOrThrow({ where: { id: original.id } });
     expect(row.threadId).toBeNull();
-    const inbox = await fetchInbox(f.ctx, fetchInboxInput.parse({ project_key: f.key, agent_name: "GreenLake", registration_token: f.token("GreenLake") }));
+    const inbox = await invoke(fetchInbox, f.ctx, fetchInboxInput.parse({ project_key: f.key, agent_name: "GreenLake", registration_token: f.token("GreenLake") }));
     expect(inbox.map((m) => [m.id, m.subject, m.thread_id])).toEqual([[result.id, "Re: Question", String(original.id)]]);
   });
 
@@ -177,7 +178,7 @@ describe("reply_message (13.1 #13)", () => {
     const f = await setup();
     const original = await f.send("GreenLake", { to: ["BlueDog"] });
     const error = await appError(
-      replyMessage(f.ctx, replyMessageInput.parse({ project_key: f.key, message_id: original.id, sender_name: "BlueDog", body_md: "x" })),
+      invoke(replyMessage, f.ctx, replyMessageInput.parse({ project_key: f.key, message_id: original.id, sender_name: "BlueDog", body_md: "x" })),
     );
     expect(error.code).toBe("AUTHENTICATION_REQUIRED");
     expect(error.message).toContain("sender_token");
@@ -195,8 +196,7 @@ describe("reply_message (13.1 #13)", () => {
   it("replies across projects to the original sender's project", async () => {
     const backend = await setup(["GreenLake"]);
     const frontend = await setup(["BlueDog"]);
-    const sent = await sendMessage(
-      backend.ctx,
+    const sent = await invoke(sendMessage, backend.ctx,
       sendMessageInput.parse({
         project_key: backend.key,
         sender_name: "GreenLake",
@@ -212,7 +212,7 @@ describe("reply_message (13.1 #13)", () => {
       [backend.project.human_key, ["GreenLake"], frontend.project.human_key],
     ]);
     expect(result).toMatchObject({ thread_id: String(delivered.id), subject: "Re: Cross question" });
-    const inbox = await fetchInbox(backend.ctx, fetchInboxInput.parse({ project_key: backend.key, agent_name: "GreenLake", registration_token: backend.token("GreenLake") }));
+    const inbox = await invoke(fetchInbox, backend.ctx, fetchInboxInput.parse({ project_key: backend.key, agent_name: "GreenLake", registration_token: backend.token("GreenLake") }));
     expect(inbox.map((m) => [m.subject, m.from, m.from_address])).toEqual([["Re: Cross question", "BlueDog", `project:${frontend.key}#BlueDog`]]);
   });
 });
@@ -224,14 +224,14 @@ describe("threads (13.1 #14, §2.3)", () => {
     expect(first.thread_id).toBe("THREAD-001");
     const second = await f.send("BlueDog", { to: ["GreenLake"], thread_id: "THREAD-001", subject: "Follow-up", body_md: "more" });
     await f.send("GreenLake", { to: ["BlueDog"], thread_id: "THREAD-002" });
-    const thread = await threadResource(f.ctx, "THREAD-001", f.as("GreenLake"));
+    const thread = await readThread(f.ctx, "THREAD-001", f.as("GreenLake"));
     expect(thread.project).toBe(f.project.human_key);
     expect(thread.thread_id).toBe("THREAD-001");
     expect(thread.messages.map((m) => [m.id, m.from, m.subject, m.body_md, m.to])).toEqual([
       [first.id, "GreenLake", "Kickoff", "start", ["BlueDog"]],
       [second.id, "BlueDog", "Follow-up", "more", ["GreenLake"]],
     ]);
-    const noBodies = await threadResource(f.ctx, "THREAD-001", f.as("BlueDog", { include_bodies: "false" }));
+    const noBodies = await readThread(f.ctx, "THREAD-001", f.as("BlueDog", { include_bodies: "false" }));
     expect(noBodies.messages.map((m) => "body_md" in m)).toEqual([false, false]);
   });
 
@@ -240,14 +240,14 @@ describe("threads (13.1 #14, §2.3)", () => {
     const seed = await f.send("GreenLake", { to: ["BlueDog"], subject: "Seed" });
     const reply = await f.reply("BlueDog", { message_id: seed.id });
     await f.send("GreenLake", { to: ["BlueDog"], subject: "Unrelated" });
-    const thread = await threadResource(f.ctx, String(seed.id), f.as("BlueDog"));
+    const thread = await readThread(f.ctx, String(seed.id), f.as("BlueDog"));
     expect(thread.messages.map((m) => m.id)).toEqual([seed.id, reply.id]);
   });
 
   it("rejects invalid thread ids (INVALID_THREAD_ID)", async () => {
     const f = await setup();
     for (const id of ["-bad", "a b", "x".repeat(129), "bad/slash"]) {
-      const error = await appError(threadResource(f.ctx, id, f.as("GreenLake")));
+      const error = await appError(readThread(f.ctx, id, f.as("GreenLake")));
       expect([id, error.code]).toEqual([id, "INVALID_THREAD_ID"]);
       const sendError = await appError(f.send("GreenLake", { to: ["BlueDog"], thread_id: id }));
       expect(sendError.code).toBe("INVALID_THREAD_ID");
@@ -257,16 +257,16 @@ describe("threads (13.1 #14, §2.3)", () => {
   it("needs the project parameter, and a viewer", async () => {
     const f = await setup();
     const seed = await f.send("GreenLake", { to: ["BlueDog"] });
-    const noProject = await appError(threadResource(f.ctx, "T-1", new URLSearchParams({ agent: "GreenLake", agent_token: f.token("GreenLake") })));
+    const noProject = await appError(readThread(f.ctx, "T-1", new URLSearchParams({ agent: "GreenLake", agent_token: f.token("GreenLake") })));
     expect(noProject.code).toBe("INVALID_ARGUMENT");
-    expect(noProject.message).toContain("project parameter is required");
-    const messageNoProject = await appError(messageResource(f.ctx, String(seed.id), new URLSearchParams()));
+    expect(noProject.message).toContain("project: is required");
+    const messageNoProject = await appError(readMessageResource(f.ctx, String(seed.id), new URLSearchParams()));
     expect(messageNoProject.message).toContain("project");
-    const anonymous = await appError(messageResource(f.ctx, String(seed.id), new URLSearchParams({ project: f.key })));
+    const anonymous = await appError(readMessageResource(f.ctx, String(seed.id), new URLSearchParams({ project: f.key })));
     expect(anonymous.code).toBe("AUTHENTICATION_REQUIRED");
-    const wrongToken = await appError(threadResource(f.ctx, "T-1", new URLSearchParams({ project: f.key, agent: "GreenLake", agent_token: f.token("BlueDog") })));
+    const wrongToken = await appError(readThread(f.ctx, "T-1", new URLSearchParams({ project: f.key, agent: "GreenLake", agent_token: f.token("BlueDog") })));
     expect(wrongToken.code).toBe("AUTHENTICATION_REQUIRED");
-    const badId = await appError(messageResource(f.ctx, "abc", f.as("GreenLake")));
+    const badId = await appError(readMessageResource(f.ctx, "abc", f.as("GreenLake")));
     expect(badId.code).toBe("INVALID_ARGUMENT");
   });
 
@@ -274,10 +274,10 @@ describe("threads (13.1 #14, §2.3)", () => {
     const f = await setup();
     const seed = await f.send("GreenLake", { to: ["BlueDog"], subject: "Bound" });
     const bound: ServiceContext = { ...f.ctx, actor: actorWith(["read", "write"], { id: f.agents.BlueDog!.id, projectId: f.project.id, name: "BlueDog" }) };
-    const message = await messageResource(bound, String(seed.id), new URLSearchParams({ project: f.key }));
+    const message = await readMessageResource(bound, String(seed.id), new URLSearchParams({ project: f.key }));
     expect(message).toMatchObject({ id: seed.id, subject: "Bound", kind: "to" });
     const otherProject = await setup();
-    const error = await appError(messageResource(bound, String(seed.id), new URLSearchParams({ project: otherProject.key })));
+    const error = await appError(readMessageResource(bound, String(seed.id), new URLSearchParams({ project: otherProject.key })));
     expect(error.code).toBe("AUTHENTICATION_REQUIRED");
   });
 });
@@ -288,23 +288,23 @@ describe("visibility", () => {
     const m = await f.send("GreenLake", { to: ["BlueDog"], subject: "Private plans", body_md: "zanzibar rollout - [ ] TODO ship it", thread_id: "SECRET-1", topic: "plans" });
     const reply = await f.reply("BlueDog", { message_id: m.id });
     const outsider = "RedFox";
-    const inbox = await fetchInbox(f.ctx, fetchInboxInput.parse({ project_key: f.key, agent_name: outsider, registration_token: f.token(outsider) }));
+    const inbox = await invoke(fetchInbox, f.ctx, fetchInboxInput.parse({ project_key: f.key, agent_name: outsider, registration_token: f.token(outsider) }));
     expect(inbox).toEqual([]);
-    expect((await threadResource(f.ctx, "SECRET-1", f.as(outsider))).messages).toEqual([]);
-    expect((await threadResource(f.ctx, String(m.id), f.as(outsider))).messages).toEqual([]);
-    const hidden = await appError(messageResource(f.ctx, String(m.id), f.as(outsider)));
+    expect((await readThread(f.ctx, "SECRET-1", f.as(outsider))).messages).toEqual([]);
+    expect((await readThread(f.ctx, String(m.id), f.as(outsider))).messages).toEqual([]);
+    const hidden = await appError(readMessageResource(f.ctx, String(m.id), f.as(outsider)));
     expect(hidden.code).toBe("NOT_FOUND");
-    const search = await searchMessages(f.ctx, searchMessagesInput.parse({ project_key: f.key, query: "zanzibar", agent_name: outsider, registration_token: f.token(outsider) }));
+    const search = await invoke(searchMessages, f.ctx, searchMessagesInput.parse({ project_key: f.key, query: "zanzibar", agent_name: outsider, registration_token: f.token(outsider) }));
     expect(search).toEqual([]);
-    const summary = await summarizeThread(f.ctx, summarizeThreadInput.parse({ project_key: f.key, thread_id: "SECRET-1", agent_name: outsider, registration_token: f.token(outsider) }));
+    const summary = await invoke(summarizeThread, f.ctx, summarizeThreadInput.parse({ project_key: f.key, thread_id: "SECRET-1", agent_name: outsider, registration_token: f.token(outsider) }));
     expect(summary).toMatchObject({ thread_id: "SECRET-1", summary: { total_messages: 0, participants: [], action_items: [] } });
-    const topic = await fetchTopic(f.ctx, fetchTopicInput.parse({ project_key: f.key, topic_name: "plans", agent_name: outsider, registration_token: f.token(outsider) }));
+    const topic = await invoke(fetchTopic, f.ctx, fetchTopicInput.parse({ project_key: f.key, topic_name: "plans", agent_name: outsider, registration_token: f.token(outsider) }));
     expect(topic).toEqual([]);
 
     // The participants do see it.
-    const insiderSearch = await searchMessages(f.ctx, searchMessagesInput.parse({ project_key: f.key, query: "zanzibar", agent_name: "BlueDog", registration_token: f.token("BlueDog") }));
+    const insiderSearch = await invoke(searchMessages, f.ctx, searchMessagesInput.parse({ project_key: f.key, query: "zanzibar", agent_name: "BlueDog", registration_token: f.token("BlueDog") }));
     expect(insiderSearch.map((hit) => hit.id)).toEqual([m.id]);
-    expect((await threadResource(f.ctx, "SECRET-1", f.as("BlueDog"))).messages.map((x) => x.id)).toEqual([m.id, reply.id]);
+    expect((await readThread(f.ctx, "SECRET-1", f.as("BlueDog"))).messages.map((x) => x.id)).toEqual([m.id, reply.id]);
   });
 
   it("hides bcc names from to/cc recipients; the sender sees all, a bcc recipient only itself", async () => {
@@ -319,18 +319,18 @@ describe("visibility", () => {
       SilverOwl: ["SilverOwl"],
     };
     for (const [agent, bcc] of Object.entries(expected)) {
-      const message = await messageResource(f.ctx, String(m.id), f.as(agent));
+      const message = await readMessageResource(f.ctx, String(m.id), f.as(agent));
       expect([agent, message.to, message.cc, message.bcc]).toEqual([agent, ["BlueDog"], ["RedFox"], bcc]);
-      const thread = await threadResource(f.ctx, "BCC-1", f.as(agent));
+      const thread = await readThread(f.ctx, "BCC-1", f.as(agent));
       expect([agent, thread.messages.map((x) => x.bcc)]).toEqual([agent, [bcc]]);
     }
     const kinds = await Promise.all(
-      ["BlueDog", "RedFox", "GoldHawk"].map((agent) => messageResource(f.ctx, String(m.id), f.as(agent)).then((x) => ("kind" in x ? x.kind : undefined))),
+      ["BlueDog", "RedFox", "GoldHawk"].map((agent) => readMessageResource(f.ctx, String(m.id), f.as(agent)).then((x) => ("kind" in x ? x.kind : undefined))),
     );
     expect(kinds).toEqual(["to", "cc", "bcc"]);
-    const senderView = await messageResource(f.ctx, String(m.id), f.as("GreenLake"));
+    const senderView = await readMessageResource(f.ctx, String(m.id), f.as("GreenLake"));
     expect("kind" in senderView).toBe(false);
-    const bccInbox = await fetchInbox(f.ctx, fetchInboxInput.parse({ project_key: f.key, agent_name: "GoldHawk", registration_token: f.token("GoldHawk") }));
+    const bccInbox = await invoke(fetchInbox, f.ctx, fetchInboxInput.parse({ project_key: f.key, agent_name: "GoldHawk", registration_token: f.token("GoldHawk") }));
     expect(bccInbox.map((x) => [x.id, x.kind])).toEqual([[m.id, "bcc"]]);
   });
 
@@ -338,7 +338,7 @@ describe("visibility", () => {
     const f = await setup();
     const other = await setup();
     const m = await other.send("GreenLake", { to: ["BlueDog"] });
-    const error = await appError(messageResource(f.ctx, String(m.id), f.as("BlueDog")));
+    const error = await appError(readMessageResource(f.ctx, String(m.id), f.as("BlueDog")));
     expect(error.code).toBe("NOT_FOUND");
   });
 });
@@ -347,15 +347,15 @@ describe("operator (dashboard) reads", () => {
   it("the admin operator sees any agent's mail, bcc included", async () => {
     const f = await setup(["GreenLake", "BlueDog", "RedFox", "GoldHawk"]);
     const m = await f.send("GreenLake", { to: ["BlueDog"], bcc: ["GoldHawk"], thread_id: "OPS-1", subject: "ops kiwi" });
-    const message = await operatorMessage(f.ctx, { project_key: f.key, message_id: m.id });
+    const message = await invoke(operatorMessage, f.ctx, { project_key: f.key, message_id: m.id });
     expect([message.to, message.bcc]).toEqual([["BlueDog"], ["GoldHawk"]]);
-    const thread = await operatorThread(f.ctx, { project_key: f.key, thread_id: "OPS-1" });
+    const thread = await invoke(operatorThread, f.ctx, { project_key: f.key, thread_id: "OPS-1" });
     expect(thread.messages.map((x) => [x.id, x.bcc])).toEqual([[m.id, ["GoldHawk"]]]);
-    const inbox = await operatorInbox(f.ctx, dashboardMailboxInput.parse({ project_key: f.key, agent_name: "GoldHawk" }));
+    const inbox = await invoke(operatorInbox, f.ctx, dashboardMailboxInput.parse({ project_key: f.key, agent_name: "GoldHawk" }));
     expect(inbox.messages.map((x) => [x.id, x.kind, x.read_at])).toEqual([[m.id, "bcc", null]]);
-    const outbox = await operatorOutbox(f.ctx, dashboardMailboxInput.parse({ project_key: f.key, agent_name: "GreenLake" }));
+    const outbox = await invoke(operatorOutbox, f.ctx, dashboardMailboxInput.parse({ project_key: f.key, agent_name: "GreenLake" }));
     expect(outbox.messages.map((x) => [x.id, x.bcc])).toEqual([[m.id, ["GoldHawk"]]]);
-    const hits = await operatorSearch(f.ctx, { project_key: f.key, query: "kiwi", limit: 10 });
+    const hits = await invoke(operatorSearch, f.ctx, { project_key: f.key, query: "kiwi", limit: 10 });
     expect(hits.map((hit) => hit.id)).toEqual([m.id]);
   });
 
@@ -364,11 +364,11 @@ describe("operator (dashboard) reads", () => {
     const m = await f.send("GreenLake", { to: ["BlueDog"] });
     const ctx: ServiceContext = { ...f.ctx, actor: actorWith(["read", "write"]) };
     for (const call of [
-      () => operatorMessage(ctx, { project_key: f.key, message_id: m.id }),
-      () => operatorThread(ctx, { project_key: f.key, thread_id: String(m.id) }),
-      () => operatorInbox(ctx, dashboardMailboxInput.parse({ project_key: f.key, agent_name: "BlueDog" })),
-      () => operatorOutbox(ctx, dashboardMailboxInput.parse({ project_key: f.key, agent_name: "GreenLake" })),
-      () => operatorSearch(ctx, { project_key: f.key, query: "Body", limit: 5 }),
+      () => invoke(operatorMessage, ctx, { project_key: f.key, message_id: m.id }),
+      () => invoke(operatorThread, ctx, { project_key: f.key, thread_id: String(m.id) }),
+      () => invoke(operatorInbox, ctx, dashboardMailboxInput.parse({ project_key: f.key, agent_name: "BlueDog" })),
+      () => invoke(operatorOutbox, ctx, dashboardMailboxInput.parse({ project_key: f.key, agent_name: "GreenLake" })),
+      () => invoke(operatorSearch, ctx, { project_key: f.key, query: "Body", limit: 5 }),
     ]) {
       const error = await appError(call());
       expect(error.code).toBe("FORBIDDEN");

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_OPERATOR } from "@/server/auth/actor";
 import { AppError } from "@/server/errors";
+import { invoke } from "@/server/operations/invoke";
 import {
   createAgentIdentityInput,
   registerAgentInput,
@@ -38,13 +39,13 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$/;
 
 // Inputs go through the same zod contracts as the MCP and tRPC surfaces, so defaults apply.
 function ensure(ctx: ServiceContext, humanKey: string) {
-  return ensureProject(ctx, ensureProjectInput.parse({ human_key: humanKey }));
+  return invoke(ensureProject, ctx, ensureProjectInput.parse({ human_key: humanKey }));
 }
 function register(ctx: ServiceContext, input: Partial<RegisterAgentInput> & { project_key: string }) {
-  return registerAgent(ctx, registerAgentInput.parse({ program: "claude-code", model: "opus-4.1", ...input }));
+  return invoke(registerAgent, ctx, registerAgentInput.parse({ program: "claude-code", model: "opus-4.1", ...input }));
 }
 function createIdentity(ctx: ServiceContext, input: Partial<CreateAgentIdentityInput> & { project_key: string }) {
-  return createAgentIdentity(ctx, createAgentIdentityInput.parse({ program: "codex-cli", model: "gpt-5", ...input }));
+  return invoke(createAgentIdentity, ctx, createAgentIdentityInput.parse({ program: "codex-cli", model: "gpt-5", ...input }));
 }
 
 /** The AppError a promise rejects with (fails the test if it resolves or throws something else). */
@@ -94,13 +95,29 @@ describe("ensure_project", () => {
     expect(await db.prisma.project.count({ where: { slug: "srv-idem-app" } })).toBe(1);
   });
 
-  it("maps /Backend and /backend to one project that keeps the first human_key", async () => {
+  it("keeps /Backend and /backend apart: the second key's slug gets a short hash of the key", async () => {
     const first = await ensure(coerce, "/Backend");
     const second = await ensure(coerce, "/backend");
     expect(first.slug).toBe("backend");
-    expect(second.id).toBe(first.id);
-    expect(second.human_key).toBe("/Backend");
-    expect(await db.prisma.project.count({ where: { slug: "backend" } })).toBe(1);
+    expect(second.id).not.toBe(first.id);
+    expect(second.human_key).toBe("/backend");
+    expect(second.slug).toMatch(/^backend-[0-9a-f]{8}$/);
+    expect((await ensure(coerce, "/backend")).id).toBe(second.id);
+    expect((await ensure(coerce, "/Backend/")).id).toBe(first.id);
+  });
+
+  it("keeps keys that slugify alike apart (/x/日本, /x/中文, /x/🚀), each found again by its key", async () => {
+    const keys = ["/x/日本", "/x/中文", "/x/🚀"];
+    const projects = [];
+    for (const key of keys) projects.push(await ensure(coerce, key));
+    expect(new Set(projects.map((project) => project.id)).size).toBe(3);
+    expect(new Set(projects.map((project) => project.slug)).size).toBe(3);
+    expect(projects[0]!.slug).toBe("x");
+    for (const [index, key] of keys.entries()) {
+      expect(projects[index]!.human_key).toBe(key);
+      expect((await resolveProject(coerce, key)).id).toBe(projects[index]!.id);
+      expect((await resolveProject(coerce, projects[index]!.slug)).id).toBe(projects[index]!.id);
+    }
   });
 
   it("accepts a Windows drive path", async () => {
@@ -122,7 +139,7 @@ describe("ensure_project", () => {
   });
 
   it("lists projects oldest first", async () => {
-    const projects = await listProjects(coerce);
+    const projects = await invoke(listProjects, coerce);
     const ids = projects.map((project) => project.id);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     expect(projects.map((project) => project.slug)).toEqual(expect.arrayContaining(["srv-ensure-backend", "backend"]));
@@ -137,7 +154,7 @@ describe("project lookup", () => {
 
   it("finds a project by slug, by human key, by a case variant of the slug, and by an unnormalised path", async () => {
     for (const key of ["data-lookup-backend", "/data/lookup/backend", "DATA-LOOKUP-BACKEND", "/data//lookup/backend/", "  data-lookup-backend "]) {
-      const project = await resolveProject(db.prisma, key);
+      const project = await resolveProject(coerce, key);
       expect(project.id).toBe(backend.id);
     }
   });
@@ -145,26 +162,26 @@ describe("project lookup", () => {
   it("finds a Windows project by its key in any spelling (not resolved against the server's POSIX cwd)", async () => {
     const windows = await ensure(coerce, "E:\\Work\\Lookup\\Repo");
     for (const key of ["E:\\Work\\Lookup\\Repo", "E:\\Work\\Lookup\\Repo\\", "E:/Work/Lookup/Repo", "e:\\work\\lookup\\repo", "E:\\Work\\Other\\..\\Lookup\\Repo"]) {
-      const project = await resolveProject(db.prisma, key);
+      const project = await resolveProject(coerce, key);
       expect(project.id).toBe(windows.id);
     }
   });
 
   it("resolves 'Backend' to the project created from /Backend", async () => {
-    const project = await resolveProject(db.prisma, "Backend");
+    const project = await resolveProject(coerce, "Backend");
     expect(project.slug).toBe("backend");
     expect(project.humanKey).toBe("/Backend");
   });
 
   it("answers an unknown project with NOT_FOUND, 'not found', and a suggestion when one is close", async () => {
-    const close = await appError(resolveProject(db.prisma, "data-lookup-backnd"));
+    const close = await appError(resolveProject(coerce, "data-lookup-backnd"));
     expect(close.code).toBe("NOT_FOUND");
     expect(close.message).toContain("not found");
     expect(close.message).toContain("Did you mean");
     expect(close.message).toContain("data-lookup-backend");
     expect(close.data).toEqual({ field: "project_key" });
 
-    const far = await appError(resolveProject(db.prisma, "NonExistentProjectZzzzzzzzzzzzzzzzzzzzzz"));
+    const far = await appError(resolveProject(coerce, "NonExistentProjectZzzzzzzzzzzzzzzzzzzzzz"));
     expect(far.code).toBe("NOT_FOUND");
     expect(far.message).toContain("not found");
     expect(far.message).not.toContain("Did you mean");
@@ -172,14 +189,14 @@ describe("project lookup", () => {
 
   it("answers a placeholder key with CONFIGURATION_ERROR", async () => {
     for (const key of ["YOUR_PROJECT", "/path/to/YOUR_PROJECT", "<PROJECT>", "$PROJECT"]) {
-      const error = await appError(resolveProject(db.prisma, key));
+      const error = await appError(resolveProject(coerce, key));
       expect(error.code).toBe("CONFIGURATION_ERROR");
       expect(error.message).toContain("placeholder");
     }
   });
 
   it("answers an empty key with INVALID_ARGUMENT", async () => {
-    const error = await appError(resolveProject(db.prisma, "   "));
+    const error = await appError(resolveProject(coerce, "   "));
     expect(error.code).toBe("INVALID_ARGUMENT");
   });
 
@@ -238,7 +255,7 @@ describe("register_agent", () => {
     const byName = await register(coerce, { project_key: "Backend" });
     expect(bySlug.project_id).toBe(project.id);
     expect(byKey.project_id).toBe(project.id);
-    const backend = await resolveProject(db.prisma, "/backend");
+    const backend = await resolveProject(coerce, "/Backend");
     expect(byName.project_id).toBe(backend.id);
   });
 
@@ -566,19 +583,18 @@ describe("whois", () => {
   });
 
   it("requires the agent's token", async () => {
-    const missing = await appError(whois(coerce, whoisInput.parse({ project_key: slug, agent_name: "QuietMountain" })));
+    const missing = await appError(invoke(whois, coerce, whoisInput.parse({ project_key: slug, agent_name: "QuietMountain" })));
     expect(missing.code).toBe("AUTHENTICATION_REQUIRED");
     expect(missing.message).toContain("registration_token");
     expect(missing.message).toContain("whois");
     const wrong = await appError(
-      whois(coerce, whoisInput.parse({ project_key: slug, agent_name: "QuietMountain", registration_token: "nope" })),
+      invoke(whois, coerce, whoisInput.parse({ project_key: slug, agent_name: "QuietMountain", registration_token: "nope" })),
     );
     expect(wrong.message).toContain("Invalid registration_token");
   });
 
   it("returns the agent dict and recent_commits with the token, whatever the case of the name", async () => {
-    const result = await whois(
-      coerce,
+    const result = await invoke(whois, coerce,
       whoisInput.parse({ project_key: slug, agent_name: "quietmountain", registration_token: agent.registration_token }),
     );
     const { registration_token: _token, ...view } = agent;
@@ -587,8 +603,7 @@ describe("whois", () => {
   });
 
   it("leaves out recent_commits when include_recent_commits is false", async () => {
-    const result = await whois(
-      coerce,
+    const result = await invoke(whois, coerce,
       whoisInput.parse({ project_key: slug, agent_name: "QuietMountain", registration_token: agent.registration_token, include_recent_commits: false }),
     );
     expect(result.name).toBe("QuietMountain");
@@ -597,13 +612,13 @@ describe("whois", () => {
 
   it("accepts an agent-bound credential instead of the token", async () => {
     const bound: ServiceContext = { ...coerce, actor: { ...LOCAL_OPERATOR, agent: { id: agent.id, projectId: agent.project_id, name: agent.name } } };
-    const result = await whois(bound, whoisInput.parse({ project_key: slug, agent_name: "QuietMountain" }));
+    const result = await invoke(whois, bound, whoisInput.parse({ project_key: slug, agent_name: "QuietMountain" }));
     expect(result.id).toBe(agent.id);
   });
 
   it("answers an unknown agent with NOT_FOUND and a suggestion", async () => {
     const error = await appError(
-      whois(coerce, whoisInput.parse({ project_key: slug, agent_name: "QuietMountan", registration_token: agent.registration_token })),
+      invoke(whois, coerce, whoisInput.parse({ project_key: slug, agent_name: "QuietMountan", registration_token: agent.registration_token })),
     );
     expect(error.code).toBe("NOT_FOUND");
     expect(error.message).toContain("not found");
@@ -652,7 +667,7 @@ describe("listAgents, getProject and the overview", () => {
   });
 
   it("splits active and retired agents and counts unread mail per agent", async () => {
-    const listed = await listAgents(coerce, { project_key: slug });
+    const listed = await invoke(listAgents, coerce, { project_key: slug });
     expect(listed.project).toEqual({ slug, human_key: "/srv/list/main" });
     const unread = Object.fromEntries(listed.agents.map((agent) => [agent.name, agent.unread_count]));
     expect(unread).toEqual({ GoldFinch: 2, TealHeron: 0 });
@@ -668,18 +683,18 @@ describe("listAgents, getProject and the overview", () => {
   it("orders agents most recently active first", async () => {
     await db.prisma.agent.update({ where: { id: reader.id }, data: { lastActiveTs: new Date(Date.now() + 60_000) } });
     await db.prisma.agent.update({ where: { id: sender.id }, data: { lastActiveTs: new Date(Date.now() - 60_000) } });
-    const listed = await listAgents(coerce, { project_key: slug });
+    const listed = await invoke(listAgents, coerce, { project_key: slug });
     expect(listed.agents.map((agent) => agent.name)).toEqual(["GoldFinch", "TealHeron"]);
   });
 
   it("getProject returns the project with every agent, retired ones included, in id order", async () => {
-    const detail = await getProject(coerce, { project_key: "/srv/list/main" });
+    const detail = await invoke(getProject, coerce, { project_key: "/srv/list/main" });
     expect(detail).toMatchObject({ id: projectId, slug, human_key: "/srv/list/main" });
     expect(detail.agents.map((agent) => agent.name)).toEqual(["GoldFinch", "TealHeron", "GrayWolf"]);
   });
 
   it("the overview shows each project's agents with unread counts", async () => {
-    const overview = await projectsOverview(coerce);
+    const overview = await invoke(projectsOverview, coerce);
     const mine = overview.find((project) => project.id === projectId)!;
     expect(Object.fromEntries(mine.agents.map((agent) => [agent.name, agent.unread_count]))).toEqual({
       GoldFinch: 2,
@@ -691,7 +706,7 @@ describe("listAgents, getProject and the overview", () => {
   });
 
   it("listAgents fails on an unknown project", async () => {
-    const error = await appError(listAgents(coerce, { project_key: "srv-list-mian" }));
+    const error = await appError(invoke(listAgents, coerce, { project_key: "srv-list-mian" }));
     expect(error.code).toBe("NOT_FOUND");
     expect(error.message).toContain("Did you mean");
   });

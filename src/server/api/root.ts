@@ -1,14 +1,7 @@
-import { agentsRouter } from "./routers/agents";
-import { messagesRouter } from "./routers/messages";
-import { projectsRouter } from "./routers/projects";
-import { systemRouter } from "./routers/system";
-import { router } from "./trpc";
+import { operations } from "@/server/operations/registry";
+import { router, routerRecord } from "./trpc";
 
-export const appRouter = router({
-  system: systemRouter,
-  projects: projectsRouter,
-  agents: agentsRouter,
-  messages: messagesRouter,
-});
+/** Every registered operation as a tRPC procedure at its registry path (`mail.send`, `projects.list`, …). */
+export const appRouter = router(routerRecord(operations));
 
 export type AppRouter = typeof appRouter;

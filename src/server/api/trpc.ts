@@ -1,9 +1,14 @@
 import { initTRPC, TRPCError } from "@trpc/server";
-import { ZodError } from "zod";
-import { hasRole, type Role } from "@/server/auth/actor";
+import { z } from "zod";
 import { AppError, toAppError } from "@/server/errors";
-import { describeIssues } from "@/mcp/registry";
+import type { AnyOperation, Operation } from "@/server/operations/define";
+import { authorize, invoke } from "@/server/operations/invoke";
+import type { OperationTree } from "@/server/operations/registry";
 import type { ServiceContext } from "@/server/services/context";
+
+// tRPC procedures derived from the operation registry: each calls `invoke`, which checks the
+// permission before the input, resolves the scope and runs the handler. Nothing here decides who
+// may do what.
 
 export type TrpcContext = ServiceContext;
 
@@ -11,7 +16,8 @@ const t = initTRPC.context<TrpcContext>().create({
   errorFormatter({ shape, error }) {
     const cause = error.cause;
     const appCode = cause instanceof AppError ? cause.code : undefined;
-    const message = cause instanceof ZodError ? `Invalid input: ${describeIssues(cause)}` : shape.message;
+    // The body parser's own text (and any stack) stays in the server.
+    const message = error.code === "PARSE_ERROR" ? "The request body is not valid JSON." : shape.message;
     return { ...shape, message, data: { ...shape.data, appCode, stack: undefined } };
   },
 });
@@ -21,7 +27,7 @@ export const router = t.router;
 /** Maps service errors to tRPC codes once; unknown errors never leak their text. */
 const errorMapping = t.middleware(async ({ next, path }) => {
   const result = await next();
-  if (!result.ok && !(result.error.cause instanceof ZodError) && result.error.code !== "BAD_REQUEST") {
+  if (!result.ok && result.error.code !== "PARSE_ERROR") {
     const appError = toAppError(result.error.cause ?? result.error);
     if (appError.code === "INTERNAL_ERROR") console.error(`[trpc] ${path} failed:`, result.error.cause ?? result.error);
     throw new TRPCError({ code: appError.trpcCode, message: appError.message, cause: appError });
@@ -29,14 +35,45 @@ const errorMapping = t.middleware(async ({ next, path }) => {
   return result;
 });
 
-function requireRole(role: Role) {
-  return t.middleware(({ ctx, next }) => {
-    if (!hasRole(ctx.actor, role)) throw new TRPCError({ code: "FORBIDDEN", message: `This operation needs the ${role} role.` });
-    return next();
-  });
+// The input is declared for the client's types only: `invoke` parses it (after the permission
+// check), so a denied caller learns nothing about the input's rules.
+const passThrough = <I>() => z.custom<I>(() => true);
+
+/** Operations whose every argument is optional can be called with no input at all (`projects.list.query()`). */
+type ClientInput<I extends z.ZodType> = object extends z.input<I> ? z.input<I> | void : z.input<I>;
+
+function queryOf<I extends z.ZodType, O>(operation: Operation<I, O, "query">) {
+  return t.procedure
+    .use(errorMapping)
+    .input(passThrough<ClientInput<I>>())
+    .query(({ ctx, input }) => invoke(operation, ctx, input));
 }
 
-export const readProcedure = t.procedure.use(errorMapping).use(requireRole("read"));
-export const writeProcedure = t.procedure.use(errorMapping).use(requireRole("write"));
-/** Reading every agent's mail (the overseer's dashboard) is an admin operation. */
-export const adminProcedure = t.procedure.use(errorMapping).use(requireRole("admin"));
+function mutationOf<I extends z.ZodType, O>(operation: Operation<I, O, "mutation">) {
+  return t.procedure
+    .use(errorMapping)
+    .input(passThrough<ClientInput<I>>())
+    .mutation(({ ctx, input }) => invoke(operation, ctx, input));
+}
+
+type ProcedureOf<Op> =
+  Op extends Operation<infer I, infer O, "query">
+    ? ReturnType<typeof queryOf<I, O>>
+    : Op extends Operation<infer I, infer O, "mutation">
+      ? ReturnType<typeof mutationOf<I, O>>
+      : never;
+
+export type RouterRecordOf<T> = { [K in keyof T]: T[K] extends AnyOperation ? ProcedureOf<T[K]> : RouterRecordOf<T[K]> };
+
+/** The tRPC router record of an operation tree: one procedure per operation, at its registry path. */
+export function routerRecord<T extends OperationTree>(tree: T): RouterRecordOf<T> {
+  return Object.fromEntries(
+    Object.entries(tree).map(([key, value]) => {
+      if (!("handler" in value)) return [key, routerRecord(value as OperationTree)];
+      const operation = value as AnyOperation;
+      return [key, operation.kind === "query" ? queryOf(operation as Operation<z.ZodType, unknown, "query">) : mutationOf(operation as Operation<z.ZodType, unknown, "mutation">)];
+    }),
+  ) as RouterRecordOf<T>;
+}
+
+export { authorize };

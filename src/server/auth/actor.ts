@@ -8,7 +8,7 @@ export interface Actor {
   principal: string;
   kind: "local" | "user" | "token";
   roles: ReadonlySet<Role>;
-  /** Project slugs this actor may touch; "*" means all. */
+  /** Slugs or human keys of the projects this actor may touch; "*" means all. */
   projectScopes: "*" | readonly string[];
   /** Set when the credential itself is bound to one agent (it then proves that agent's identity). */
   agent?: { id: number; projectId: number; name: string };
@@ -20,8 +20,8 @@ export function hasRole(actor: Actor, role: Role): boolean {
   return actor.roles.has(role);
 }
 
-export function canAccessProject(actor: Actor, slug: string): boolean {
-  return actor.projectScopes === "*" || actor.projectScopes.includes(slug);
+export function canAccessProject(actor: Actor, project: { slug: string; humanKey: string }): boolean {
+  return actor.projectScopes === "*" || actor.projectScopes.includes(project.slug) || actor.projectScopes.includes(project.humanKey);
 }
 
 /** The operator of a local, single-user install: everything is allowed. */

@@ -4,12 +4,18 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { env } from "@/env";
-import { PrismaClient } from "@/generated/prisma/client";
+import { PrismaClient, type Prisma as PrismaNamespace } from "@/generated/prisma/client";
 import { createEventBus, type EventBus } from "@/server/events/bus";
 import { acquireDataDirLock } from "./data-dir-lock";
 import { applyMigrations, type MigrationFile, type MigrationReport, type SqlSession } from "./migrate";
 
 export type Prisma = PrismaClient;
+
+/**
+ * What services query through: the process's client or an interactive transaction's. Code typed
+ * with Db runs unchanged inside `withTransaction` (services/context.ts).
+ */
+export type Db = PrismaNamespace.TransactionClient;
 
 /** The database a process talks to: a Postgres server (pool) or the embedded PGlite. */
 export interface Database {

@@ -1,5 +1,5 @@
 import { Prisma as P } from "@/generated/prisma/client";
-import type { Prisma } from "./client";
+import type { Db } from "./client";
 
 // The mail hot paths in SQL: one statement per send (messages, recipients, archive outbox,
 // idempotency record, sender activity and the NOTIFY wake-ups commit together or not at all),
@@ -72,7 +72,7 @@ export interface InsertedMessage {
 }
 
 /** Inserts every delivery of one send in a single statement; throws unique_violation on a replayed key. */
-export async function insertMessages(db: Prisma, input: NewMessage): Promise<InsertedMessage[]> {
+export async function insertMessages(db: Db, input: NewMessage): Promise<InsertedMessage[]> {
   const projectIds = input.deliveries.map((delivery) => delivery.projectId);
   const flat = input.deliveries.flatMap((delivery) =>
     delivery.recipients.map((recipient) => ({ projectId: delivery.projectId, ...recipient })),
@@ -129,7 +129,7 @@ export interface RecipientQuery {
 }
 
 /** An agent's received messages (to, cc and bcc rows), newest first. */
-export async function recipientMessages(db: Prisma, query: RecipientQuery): Promise<MessageRow[]> {
+export async function recipientMessages(db: Db, query: RecipientQuery): Promise<MessageRow[]> {
   const conditions = [P.sql`r.agent_id = ${query.agentId}`];
   if (query.urgentOnly) conditions.push(P.sql`m.importance IN ('high', 'urgent')`);
   if (query.unreadOnly) conditions.push(P.sql`r.read_ts IS NULL`);
@@ -166,7 +166,7 @@ export interface VisibleQuery {
 }
 
 /** Messages of a project visible to the viewer: it sent them or holds a recipient row. */
-export async function visibleMessages(db: Prisma, query: VisibleQuery): Promise<MessageRow[]> {
+export async function visibleMessages(db: Db, query: VisibleQuery): Promise<MessageRow[]> {
   const conditions = [P.sql`m.project_id = ${query.projectId}`];
   if (query.viewerId !== null) {
     conditions.push(P.sql`(m.sender_id = ${query.viewerId} OR r.agent_id IS NOT NULL)`);
@@ -209,7 +209,7 @@ export interface RecipientRow {
   project_slug: string;
 }
 
-export async function recipientsOf(db: Prisma, messageIds: number[]): Promise<RecipientRow[]> {
+export async function recipientsOf(db: Db, messageIds: number[]): Promise<RecipientRow[]> {
   if (messageIds.length === 0) return [];
   return db.$queryRaw<RecipientRow[]>`
     SELECT r.message_id, r.agent_id, r.kind, r.read_ts, r.ack_ts, a.name, a.project_id, p.slug AS project_slug
@@ -223,7 +223,7 @@ export async function recipientsOf(db: Prisma, messageIds: number[]): Promise<Re
  * first). All rows of one send are inserted by one statement, so they share the sender, the
  * transaction's created_ts and the content.
  */
-export async function deliveriesOf(db: Prisma, messageId: number): Promise<number[]> {
+export async function deliveriesOf(db: Db, messageId: number): Promise<number[]> {
   const rows = await db.$queryRaw<{ id: number }[]>`
     SELECT d.id FROM messages m
     JOIN messages d ON d.sender_id = m.sender_id AND d.created_ts = m.created_ts
@@ -258,7 +258,7 @@ export interface SearchRow extends MessageRow {
  * the messages it sent, so its cost follows the agent's own matches, not the project's. The
  * operator's search ranks the whole project.
  */
-export async function searchMessages(db: Prisma, query: SearchQuery): Promise<SearchRow[]> {
+export async function searchMessages(db: Db, query: SearchQuery): Promise<SearchRow[]> {
   const filters: P.Sql[] = [];
   if (query.senderId !== undefined) filters.push(P.sql`m.sender_id = ${query.senderId}`);
   if (query.threadId) {

@@ -1,12 +1,17 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { checkPayload } from "@/mcp/jsonrpc";
 import { serveMcp, type ToolProfile } from "@/mcp/server";
 import { appRouter } from "@/server/api/root";
-import { resolveActor } from "@/server/auth/resolve-actor";
+import type { Actor } from "@/server/auth/actor";
+import { resolveActor as resolveRequestActor } from "@/server/auth/resolve-actor";
 import type { Database } from "@/server/db/client";
 import type { EventBus } from "@/server/events/bus";
 import { mailEvents, type StreamEvent } from "@/server/services/messages/stream";
 import { AppError, toAppError } from "@/server/errors";
+import { parseArguments } from "@/server/operations/invoke";
+import { agentName, optionalToken, projectKey } from "@/server/schemas/common";
 import type { ServiceConfig, ServiceContext } from "@/server/services/context";
 
 // Framework-free request handlers (Request → Response). The Next route files re-export them, and
@@ -17,7 +22,15 @@ export interface HandlerDeps {
   events: () => Promise<EventBus>;
   config: ServiceConfig;
   defaultToolProfile?: ToolProfile;
+  /** Who is calling; tests inject their own to call as any actor. */
+  resolveActor?: (request: Request) => Promise<Actor>;
 }
+
+const eventsQuery = z.strictObject({
+  project: projectKey,
+  agent: agentName.optional(),
+  agent_token: optionalToken("The agent's registration_token."),
+});
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -31,6 +44,8 @@ function jsonRpcError(status: number, message: string, headers: Record<string, s
 }
 
 export function createHandlers(deps: HandlerDeps) {
+  const resolveActor = deps.resolveActor ?? resolveRequestActor;
+
   async function context(request: Request): Promise<ServiceContext> {
     const actor = await resolveActor(request);
     const [database, events] = await Promise.all([deps.database(), deps.events()]);
@@ -67,13 +82,18 @@ export function createHandlers(deps: HandlerDeps) {
         if (appError.code === "INTERNAL_ERROR") console.error("[mcp] context failed:", error);
         return jsonRpcError(appError.httpStatus, appError.message);
       }
+      const checked = checkPayload(request, await request.text());
+      if ("refusal" in checked) return checked.refusal;
       const requested = new URL(request.url).searchParams.get("profile");
       const profile: ToolProfile = requested === "core" || requested === "full" ? requested : (deps.defaultToolProfile ?? "full");
-      return serveMcp(request, ctx, profile);
+      return serveMcp(request, checked.body, ctx, profile);
     },
 
     /** Server-Sent Events: ?project=…[&agent=…&agent_token=…] — new mail, reads and acks. */
     async events(request: Request): Promise<Response> {
+      if (request.method !== "GET") {
+        return json(405, { error: { type: "METHOD_NOT_ALLOWED", message: "The event stream answers GET only." } }, { allow: "GET" });
+      }
       const url = new URL(request.url);
       let stream: AsyncGenerator<StreamEvent>;
       // Ends the stream when the client goes away: either the request is aborted or the runtime
@@ -84,9 +104,8 @@ export function createHandlers(deps: HandlerDeps) {
       else request.signal.addEventListener("abort", () => stop.abort(), { once: true });
       try {
         const ctx = await context(request);
-        const projectKey = url.searchParams.get("project");
-        if (!projectKey) throw new AppError("INVALID_ARGUMENT", "project parameter is required for the events stream.");
-        stream = mailEvents(ctx, { project_key: projectKey, agent_name: url.searchParams.get("agent"), agent_token: url.searchParams.get("agent_token") }, stop.signal);
+        const query = parseArguments(eventsQuery, Object.fromEntries(url.searchParams), "the events stream");
+        stream = mailEvents(ctx, { project_key: query.project, agent_name: query.agent, agent_token: query.agent_token }, stop.signal);
         // Authorisation happens before the first event: surface its failure as an HTTP status.
         const first = await stream.next();
         return sse(first.done ? undefined : first.value, stream, stop);

@@ -1,11 +1,12 @@
 import { z } from "zod";
-import { agentName, outputFormat, projectKey, registrationToken } from "./common";
+import { INT32_MAX, agentName, outputFormat, projectKey, registrationToken } from "./common";
 
 const program = z.string().max(128).describe("The coding tool you run in (e.g. claude-code, codex-cli).");
 const model = z.string().max(128).describe("Your model (e.g. opus-4.1, gpt-5).");
 const taskDescription = z.string().max(2048).default("").describe("What you are working on.");
 const attachmentsPolicy = z
   .string()
+  .max(32)
   .default("auto")
   .describe("auto | inline | file; anything else becomes auto.");
 
@@ -45,7 +46,7 @@ export const whoisInput = z.strictObject({
   agent_name: agentName,
   registration_token: registrationToken,
   include_recent_commits: z.boolean().default(true).describe("Include recent archive commits."),
-  commit_limit: z.number().int().default(5).describe("Commits to include, clamped to 1..50."),
+  commit_limit: z.number().int().min(-INT32_MAX).max(INT32_MAX).default(5).describe("Commits to include, clamped to 1..50."),
   format: outputFormat,
 });
 export type WhoisInput = z.infer<typeof whoisInput>;

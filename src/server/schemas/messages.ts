@@ -1,9 +1,30 @@
 import { z } from "zod";
-import { agentName, optionalToken, outputFormat, projectKey, registrationToken } from "./common";
+import {
+  INT32_MAX,
+  agentName,
+  cursorId,
+  looseLimit,
+  optionalToken,
+  outputFormat,
+  projectKey,
+  queryFlag,
+  queryInt,
+  registrationToken,
+  rowId,
+  messageOutput,
+  recipientListsOutput,
+  inboxItemOutput,
+  messageWithRecipientsOutput,
+} from "./common";
+
+/** Schema bound on body_md (characters); the configured byte limit (MAX_BODY_BYTES) is checked by the send. */
+export const BODY_MD_MAX_CHARS = 16 * 1024 * 1024;
+const RECIPIENT_MAX = 512;
+const RECIPIENTS_MAX_ITEMS = 10_000;
 
 const recipients = (what: string) =>
   z
-    .union([z.string(), z.array(z.string().max(512))])
+    .union([z.string().max(RECIPIENT_MAX), z.array(z.string().max(RECIPIENT_MAX)).max(RECIPIENTS_MAX_ITEMS)])
     .nullish()
     .describe(`${what}: agent names; Name@project or project:<slug>#Name for another project. A single string is accepted.`);
 
@@ -26,7 +47,7 @@ export const sendMessageInput = z.strictObject({
   sender_name: agentName.describe("Your agent name."),
   to: recipients("Primary recipients"),
   subject: z.string().max(10_000).default("").describe("Subject; longer than 200 characters is truncated."),
-  body_md: z.string().describe("GitHub-flavoured Markdown body."),
+  body_md: z.string().max(BODY_MD_MAX_CHARS).describe("GitHub-flavoured Markdown body."),
   cc: recipients("Cc recipients"),
   bcc: recipients("Bcc recipients (hidden from to/cc)"),
   importance: z.string().trim().max(16).default("normal").describe("low | normal | high | urgent."),
@@ -35,7 +56,7 @@ export const sendMessageInput = z.strictObject({
   topic,
   broadcast: z.boolean().default(false).describe("Send to every active agent of the project (to must be empty)."),
   auto_contact_if_blocked: z.boolean().nullish().describe("Accepted for compatibility."),
-  attachment_paths: z.array(z.string()).nullish().describe("Not supported yet; must be empty."),
+  attachment_paths: z.array(z.string().max(4096)).max(100).nullish().describe("Not supported yet; must be empty."),
   convert_images: z.boolean().nullish().describe("Accepted for compatibility."),
   sender_token: senderToken,
   idempotency_key: idempotencyKey,
@@ -45,9 +66,9 @@ export type SendMessageInput = z.infer<typeof sendMessageInput>;
 
 export const replyMessageInput = z.strictObject({
   project_key: projectKey,
-  message_id: z.number().int().positive().describe("Id of the message you reply to."),
+  message_id: rowId.describe("Id of the message you reply to."),
   sender_name: agentName.describe("Your agent name."),
-  body_md: z.string().describe("Markdown body."),
+  body_md: z.string().max(BODY_MD_MAX_CHARS).describe("Markdown body."),
   to: recipients("Recipients (default: the original sender)"),
   cc: recipients("Cc recipients"),
   bcc: recipients("Bcc recipients"),
@@ -61,11 +82,11 @@ export type ReplyMessageInput = z.infer<typeof replyMessageInput>;
 export const fetchInboxInput = z.strictObject({
   project_key: projectKey,
   agent_name: agentName,
-  limit: z.number().int().default(20).describe("1..1000 (larger is capped)."),
+  limit: looseLimit(20).describe("1..1000 (larger is capped)."),
   urgent_only: z.boolean().default(false).describe("Only importance high or urgent."),
   include_bodies: includeBodies(false),
   since_ts: sinceTs,
-  since_id: z.number().int().nonnegative().nullish().describe("Cursor: only messages with id greater than this, oldest first; pass the last id you saw."),
+  since_id: cursorId.nullish().describe("Cursor: only messages with id greater than this, oldest first; pass the last id you saw."),
   topic: z.string().max(256).nullish().describe("Only this topic (case-insensitive)."),
   registration_token: registrationToken,
   format: outputFormat,
@@ -75,7 +96,7 @@ export type FetchInboxInput = z.infer<typeof fetchInboxInput>;
 export const messageActionInput = z.strictObject({
   project_key: projectKey,
   agent_name: agentName,
-  message_id: z.number().int().positive(),
+  message_id: rowId,
   registration_token: registrationToken,
   format: outputFormat,
 });
@@ -84,7 +105,7 @@ export type MessageActionInput = z.infer<typeof messageActionInput>;
 export const fetchTopicInput = z.strictObject({
   project_key: projectKey,
   topic_name: z.string().max(256).describe("Topic to list (case-insensitive)."),
-  limit: z.number().int().default(50).describe("Clamped to 1..1000."),
+  limit: looseLimit(50).describe("Clamped to 1..1000."),
   include_bodies: includeBodies(true),
   since_ts: sinceTs,
   agent_name: viewerName,
@@ -96,10 +117,10 @@ export type FetchTopicInput = z.infer<typeof fetchTopicInput>;
 export const searchMessagesInput = z.strictObject({
   project_key: projectKey,
   query: z.string().max(1000).describe('Web-search syntax: words, "exact phrase", OR, -exclude. Ids like POL-358 match whole.'),
-  limit: z.number().int().default(20).describe("Clamped to 1..200."),
+  limit: looseLimit(20).describe("Clamped to 1..200."),
   sender: z.string().max(128).nullish().describe("Only messages from this agent."),
   thread_id: threadId,
-  importance: z.array(z.string()).nullish().describe("Only these importance levels."),
+  importance: z.array(z.string().max(16)).max(8).nullish().describe("Only these importance levels."),
   since_ts: sinceTs,
   until_ts: z.string().max(64).nullish().describe("ISO-8601; only messages created at or before it."),
   agent_name: viewerName,
@@ -113,7 +134,7 @@ export const summarizeThreadInput = z.strictObject({
   thread_id: z.string().min(1).max(2000).describe("A thread id, or several separated by commas."),
   include_examples: z.boolean().default(false).describe("Add up to 3 example messages (single thread)."),
   llm_mode: z.boolean().default(true).describe("Refine with the configured LLM when one is configured."),
-  llm_model: z.string().nullish().describe("Override the LLM model."),
+  llm_model: z.string().max(128).nullish().describe("Override the LLM model."),
   per_thread_limit: z.number().int().min(1).max(1000).default(50).describe("Messages per thread when several are given."),
   agent_name: viewerName,
   registration_token: registrationToken,
@@ -125,8 +146,8 @@ export const summarizeRecentInput = z.strictObject({
   project_key: projectKey,
   since_hours: z.number().positive().max(24 * 365).default(1).describe("Window length in hours."),
   llm_mode: z.boolean().default(true),
-  llm_model: z.string().nullish(),
-  max_messages: z.number().int().min(1).default(500).describe("At most 500."),
+  llm_model: z.string().max(128).nullish(),
+  max_messages: z.number().int().min(1).max(INT32_MAX).default(500).describe("At most 500."),
   agent_name: agentName.describe("Your agent name: only mail you can see is summarised."),
   registration_token: registrationToken,
   format: outputFormat,
@@ -135,7 +156,7 @@ export type SummarizeRecentInput = z.infer<typeof summarizeRecentInput>;
 
 export const fetchSummaryInput = z.strictObject({
   project_key: projectKey,
-  since_hours: z.number().positive().default(24),
+  since_hours: z.number().positive().max(24 * 365 * 10).default(24),
   limit: z.number().int().min(1).max(100).default(5),
   agent_name: agentName,
   registration_token: registrationToken,
@@ -145,7 +166,7 @@ export type FetchSummaryInput = z.infer<typeof fetchSummaryInput>;
 
 export const purgeOldMessagesInput = z.strictObject({
   project_key: projectKey,
-  max_age_days: z.number().int().min(1).nullish().describe("Delete messages older than this (default 180)."),
+  max_age_days: z.number().int().min(1).max(36_500).nullish().describe("Delete messages older than this (default 180)."),
   dry_run: z.boolean().default(true).describe("Only count (default)."),
 });
 export type PurgeOldMessagesInput = z.infer<typeof purgeOldMessagesInput>;
@@ -154,10 +175,10 @@ export const waitForMailInput = z.strictObject({
   project_key: projectKey,
   agent_name: agentName,
   timeout_seconds: z.number().min(0).max(60).default(30).describe("Longest wait, 0..60 s."),
-  since_id: z.number().int().nonnegative().nullish().describe("Only mail newer than this id (default: any unread)."),
+  since_id: cursorId.nullish().describe("Only mail newer than this id (default: any unread)."),
   urgent_only: z.boolean().default(false),
   include_bodies: includeBodies(false),
-  limit: z.number().int().default(20).describe("1..1000."),
+  limit: looseLimit(20).describe("1..1000."),
   registration_token: registrationToken,
   format: outputFormat,
 });
@@ -166,7 +187,7 @@ export type WaitForMailInput = z.infer<typeof waitForMailInput>;
 export const messageReceiptsInput = z.strictObject({
   project_key: projectKey,
   agent_name: agentName.describe("The sender (receipts are shown to the sender only)."),
-  message_id: z.number().int().positive(),
+  message_id: rowId,
   registration_token: registrationToken,
   format: outputFormat,
 });
@@ -185,6 +206,58 @@ export const dashboardMailboxInput = z.strictObject({
   project_key: projectKey,
   agent_name: agentName,
   limit: z.number().int().min(1).max(200).default(50),
-  before_id: z.number().int().positive().nullish(),
+  before_id: rowId.nullish(),
 });
 export type DashboardMailboxInput = z.infer<typeof dashboardMailboxInput>;
+
+export const dashboardThreadInput = z.strictObject({ project_key: projectKey, thread_id: z.string().min(1).max(128) });
+export const dashboardMessageInput = z.strictObject({ project_key: projectKey, message_id: rowId });
+export const dashboardSearchInput = z.strictObject({
+  project_key: projectKey,
+  query: z.string().max(1000),
+  limit: z.number().int().min(1).max(200).default(20),
+});
+
+// ----- resources: `resource://…/{path field}?query fields`, all given as text -----
+
+const resourceLimit = (fallback: number) => queryInt(-INT32_MAX, INT32_MAX).default(fallback).describe("1..1000 (larger is capped).");
+const resourceAgent = {
+  agent: agentName,
+  project: projectKey,
+  agent_token: optionalToken("The agent's registration_token."),
+};
+const resourceSince = z.string().max(64).optional().describe("ISO-8601; an unparseable value is ignored, as upstream.");
+const TEN_YEARS_SECONDS = 10 * 365 * 86_400;
+
+export const inboxResourceInput = z.strictObject({
+  ...resourceAgent,
+  limit: resourceLimit(20),
+  since_ts: resourceSince,
+  urgent_only: queryFlag.default(false),
+  include_bodies: queryFlag.default(false),
+});
+export const outboxResourceInput = z.strictObject({ ...resourceAgent, limit: resourceLimit(20), since_ts: resourceSince, include_bodies: queryFlag.default(false) });
+export const mailboxResourceInput = z.strictObject({ ...resourceAgent, limit: resourceLimit(20) });
+export const acksStaleResourceInput = z.strictObject({ ...resourceAgent, limit: resourceLimit(20), ttl_seconds: queryInt(0, TEN_YEARS_SECONDS).default(1800) });
+export const ackOverdueResourceInput = z.strictObject({ ...resourceAgent, limit: resourceLimit(50), ttl_minutes: queryInt(0, TEN_YEARS_SECONDS / 60).default(60) });
+
+const viewerResource = {
+  project: projectKey,
+  agent: z.string().trim().max(128).optional().describe("Your agent name (or a credential bound to an agent)."),
+  agent_token: optionalToken("The agent's registration_token."),
+};
+export const messageResourceInput = z.strictObject({ message_id: queryInt(1, INT32_MAX), ...viewerResource });
+export const threadResourceInput = z.strictObject({ thread_id: z.string().max(256), ...viewerResource, include_bodies: queryFlag.default(true) });
+
+// ----- result contracts -----
+
+export const deliveryPayloadOutput = messageOutput.extend(recipientListsOutput);
+export const sendResultOutput = z.looseObject({
+  deliveries: z.array(z.strictObject({ project: z.string(), payload: deliveryPayloadOutput })),
+  count: z.number().int(),
+  verified_sender: z.literal(true).optional(),
+  idempotent_replay: z.literal(true).optional(),
+});
+export const replyResultOutput = sendResultOutput.extend({ thread_id: z.string(), reply_to: z.number().int() });
+export const inboxItemsOutput = z.array(inboxItemOutput);
+export const messagesWithRecipientsOutput = z.array(messageWithRecipientsOutput);

@@ -10,7 +10,7 @@ export const ensureProjectInput = z.strictObject({
     .min(1, "human_key is required")
     .max(1024)
     .describe("Absolute path of the repository/working directory (e.g. /data/projects/backend). Its slug becomes the project id."),
-  identity_mode: z.string().nullish().describe("Ignored; accepted for compatibility."),
+  identity_mode: z.string().max(64).nullish().describe("Ignored; accepted for compatibility."),
   format: outputFormat,
 });
 export type EnsureProjectInput = z.infer<typeof ensureProjectInput>;

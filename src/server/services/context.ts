@@ -1,6 +1,7 @@
 import { env, redactedDatabaseUrl } from "@/env";
 import type { Actor } from "@/server/auth/actor";
-import type { Prisma } from "@/server/db/client";
+import type { Agent, Project } from "@/generated/prisma/client";
+import type { Db, Prisma } from "@/server/db/client";
 import type { EventBus } from "@/server/events/bus";
 import type { NameMode } from "./agents/names";
 
@@ -34,11 +35,33 @@ export function configFromEnv(): ServiceConfig {
 
 /** Everything a service function needs besides its input. */
 export interface ServiceContext {
-  db: Prisma;
+  /** The process's client, or the open transaction's inside `withTransaction`. */
+  db: Db;
+  /** Set inside `withTransaction`: nested calls join the open transaction. */
+  inTransaction?: true;
   actor: Actor;
   config: ServiceConfig;
   /** Wake-ups for wait_for_mail and /api/events; absent in contexts that never wait. */
   events?: EventBus;
   /** Aborted when the caller goes away: long waits stop early. */
   signal?: AbortSignal;
+}
+
+/** An operation scoped to one project: the project is resolved and within the actor's scopes. */
+export interface ProjectContext extends ServiceContext {
+  project: Project;
+}
+
+/** An operation acting as one agent: the agent is authenticated (token or bound credential). */
+export interface AgentContext extends ProjectContext {
+  agent: Agent;
+}
+
+/**
+ * Runs `fn` in one database transaction: everything it writes commits together or not at all.
+ * Inside an open transaction it simply joins it, so services compose without knowing who opened it.
+ */
+export function withTransaction<C extends ServiceContext, T>(ctx: C, fn: (tx: C) => Promise<T>): Promise<T> {
+  if (ctx.inTransaction) return fn(ctx);
+  return (ctx.db as Prisma).$transaction((db) => fn({ ...ctx, db, inTransaction: true }));
 }

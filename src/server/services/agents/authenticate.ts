@@ -1,23 +1,23 @@
 import type { Agent, Project } from "@/generated/prisma/client";
-import { AppError } from "@/server/errors";
-import type { Prisma } from "@/server/db/client";
-import type { ServiceContext } from "../context";
+import { AppError, quote } from "@/server/errors";
+import type { Db } from "@/server/db/client";
+import type { ProjectContext, ServiceContext } from "../context";
 import { didYouMean, suggest } from "../similarity";
 import { tokenMatches } from "./tokens";
 
-export async function findAgent(db: Prisma, project: Project, name: string): Promise<Agent | null> {
+export async function findAgent(db: Db, project: Project, name: string): Promise<Agent | null> {
   return db.agent.findUnique({ where: { projectId_nameKey: { projectId: project.id, nameKey: name.trim().toLowerCase() } } });
 }
 
-export async function requireAgent(db: Prisma, project: Project, name: string): Promise<Agent> {
+export async function requireAgent(db: Db, project: Project, name: string, field = "agent_name"): Promise<Agent> {
   const agent = await findAgent(db, project, name);
   if (agent) return agent;
   const names = await db.agent.findMany({ where: { projectId: project.id }, select: { name: true }, take: 1000 });
   const hint = didYouMean(suggest(name, names.map((n) => n.name)));
   throw new AppError(
     "NOT_FOUND",
-    `Agent '${name.trim()}' not found in project '${project.slug}'. Register it with register_agent.${hint}`,
-    { field: "agent_name" },
+    `Agent '${quote(name.trim())}' not found in project '${project.slug}'. Register it with register_agent.${hint}`,
+    { field },
   );
 }
 
@@ -49,11 +49,40 @@ export function authenticateAgent(
   if (!token) {
     throw new AppError(
       "AUTHENTICATION_REQUIRED",
-      `${action} requires ${tokenParam} for agent '${agent.name}', unless this MCP session has already authenticated as that agent.`,
+      `${action} requires ${tokenParam} for agent '${agent.name}': pass the token register_agent returned on every call (this server keeps no sessions).`,
       { field: tokenParam },
     );
   }
   if (!tokenMatches(token, agent.registrationTokenHash)) {
     throw new AppError("AUTHENTICATION_REQUIRED", `Invalid ${tokenParam} for agent '${agent.name}'.`, { field: tokenParam });
   }
+}
+
+export interface ActingAgentRequest {
+  /** The operation, for the error text ("fetch_inbox requires registration_token …"). */
+  action: string;
+  name: string | null | undefined;
+  token: string | null | undefined;
+  /** The input fields the name and token came in, named in every error. */
+  nameField: string;
+  tokenField: string;
+  /** The name may be omitted when the credential is bound to an agent of the project. */
+  optional: boolean;
+}
+
+/** The agent an agent-scoped operation acts as, proven by its token or a credential bound to it. */
+export async function actingAgent(ctx: ProjectContext, request: ActingAgentRequest): Promise<Agent> {
+  const name = request.name?.trim();
+  if (!name) {
+    const bound = ctx.actor.agent;
+    if (request.optional && bound && bound.projectId === ctx.project.id) return requireAgent(ctx.db, ctx.project, bound.name, request.nameField);
+    throw new AppError(
+      "AUTHENTICATION_REQUIRED",
+      `${request.action} requires ${request.nameField} and ${request.tokenField}: results only cover what that agent may see.`,
+      { field: request.nameField },
+    );
+  }
+  const agent = await requireAgent(ctx.db, ctx.project, name, request.nameField);
+  authenticateAgent(ctx, agent, request.token, { action: request.action, tokenParam: request.tokenField });
+  return agent;
 }

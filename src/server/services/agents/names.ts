@@ -1,6 +1,8 @@
 // Agent-name rules of mcp_agent_mail: memorable adjective+noun names (62 × 69), explicit ids
 // such as `alpha-one`, the sanitiser, and the mistake detector that explains why a name is refused.
 
+import { quote } from "@/server/errors";
+
 export const ADJECTIVES = [
   "Red", "Orange", "Pink", "Black", "Purple", "Blue", "Brown", "White", "Green", "Chartreuse",
   "Lilac", "Fuchsia", "Azure", "Amber", "Coral", "Crimson", "Cyan", "Gold", "Gray", "Indigo",
@@ -111,37 +113,37 @@ export function detectNameMistake(value: string): { type: NameMistake; message: 
   if (looksLikeProgram(name)) {
     return {
       type: "PROGRAM_NAME_AS_AGENT",
-      message: `'${name}' looks like a program name, not an agent name. Put the program in the 'program' field and let the server generate a name (e.g. GreenCastle).`,
+      message: `'${quote(name)}' looks like a program name, not an agent name. Put the program in the 'program' field and let the server generate a name (e.g. GreenCastle).`,
     };
   }
   if (looksLikeModel(name)) {
     return {
       type: "MODEL_NAME_AS_AGENT",
-      message: `'${name}' looks like a model name, not an agent name. Put the model in the 'model' field and use an agent name such as BlueLake.`,
+      message: `'${quote(name)}' looks like a model name, not an agent name. Put the model in the 'model' field and use an agent name such as BlueLake.`,
     };
   }
   if (name.includes("@") && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(name)) {
     return {
       type: "EMAIL_AS_AGENT",
-      message: `'${name}' looks like an email address. Agent names are identities like GreenCastle, not email addresses.`,
+      message: `'${quote(name)}' looks like an email address. Agent names are identities like GreenCastle, not email addresses.`,
     };
   }
   if (BROADCAST_WORDS.has(lower)) {
     return {
       type: "BROADCAST_ATTEMPT",
-      message: `'${name}' is a broadcast word, not an agent name. Use broadcast=true on send_message to reach every agent, or list the recipients by name.`,
+      message: `'${quote(name)}' is a broadcast word, not an agent name. Use broadcast=true on send_message to reach every agent, or list the recipients by name.`,
     };
   }
   if (ROLE_SUFFIXES.some((suffix) => lower.endsWith(suffix))) {
     return {
       type: "DESCRIPTIVE_NAME",
-      message: `'${name}' looks like a descriptive role name. Agent names must be adjective+noun identities (e.g. GreenCastle) or explicit ids containing '-', '_' or '.'; put the role in task_description.`,
+      message: `'${quote(name)}' looks like a descriptive role name. Agent names must be adjective+noun identities (e.g. GreenCastle) or explicit ids containing '-', '_' or '.'; put the role in task_description.`,
     };
   }
   if (/^[a-z][a-z0-9]{1,15}$/.test(name) && !NOUN_WORDS.has(lower) && !ADJECTIVE_WORDS.has(lower)) {
     return {
       type: "UNIX_USERNAME_AS_AGENT",
-      message: `'${name}' looks like a Unix username. Agent names are adjective+noun identities such as BlueLake.`,
+      message: `'${quote(name)}' looks like a Unix username. Agent names are adjective+noun identities such as BlueLake.`,
     };
   }
   return undefined;

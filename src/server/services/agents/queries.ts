@@ -1,7 +1,8 @@
-import type { ListAgentsInput, WhoisInput } from "@/server/schemas/agents";
-import type { ServiceContext } from "../context";
-import { projectView, resolveProject, type ProjectView } from "../projects/projects";
-import { authenticateAgent, requireAgent } from "./authenticate";
+import { z } from "zod";
+import { defineOperation } from "@/server/operations/define";
+import { agentOutput, projectOutput } from "@/server/schemas/common";
+import { listAgentsInput, whoisInput } from "@/server/schemas/agents";
+import { projectView, type ProjectView } from "../projects/projects";
 import { agentView, type AgentView } from "./views";
 
 export interface WhoisResult extends AgentView {
@@ -9,14 +10,19 @@ export interface WhoisResult extends AgentView {
 }
 
 /** whois authenticates as the agent looked up, as upstream: over HTTP it is "who am I". */
-export async function whois(ctx: ServiceContext, input: WhoisInput): Promise<WhoisResult> {
-  const project = await resolveProject(ctx.db, input.project_key);
-  const agent = await requireAgent(ctx.db, project, input.agent_name);
-  authenticateAgent(ctx, agent, input.registration_token, { action: "whois", tokenParam: "registration_token" });
+export const whois = defineOperation({
+  name: "whois",
+  description: "Profile of an agent; authenticates as that agent (pass its registration_token).",
+  input: whoisInput,
+  output: agentOutput.extend({ recent_commits: z.array(z.unknown()).optional() }),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  tool: { profile: "core", title: "Who is" },
   // The Git archive is not written yet (the outbox is filled, its worker is a later change), so
   // there are no commits to list.
-  return { ...agentView(agent), ...(input.include_recent_commits ? { recent_commits: [] } : {}) };
-}
+  handler: (ctx, input): WhoisResult => ({ ...agentView(ctx.agent), ...(input.include_recent_commits ? { recent_commits: [] } : {}) }),
+});
 
 export type AgentWithUnread = AgentView & { unread_count: number };
 
@@ -26,31 +32,57 @@ export interface ProjectAgents {
   retired_agents: AgentWithUnread[];
 }
 
+const agentWithUnread = agentOutput.extend({ unread_count: z.number().int() });
+
 /** Active and retired agents of a project, most recently active first, with unread counts. */
-export async function listAgents(ctx: ServiceContext, input: ListAgentsInput): Promise<ProjectAgents> {
-  const project = await resolveProject(ctx.db, input.project_key);
-  const [agents, unread] = await Promise.all([
-    ctx.db.agent.findMany({ where: { projectId: project.id }, orderBy: [{ lastActiveTs: "desc" }, { id: "asc" }] }),
-    ctx.db.messageRecipient.groupBy({
-      by: ["agentId"],
-      where: { readTs: null, agent: { projectId: project.id } },
-      _count: { _all: true },
-    }),
-  ]);
-  const unreadByAgent = new Map(unread.map((row) => [row.agentId, row._count._all]));
-  const views = agents.map((agent) => ({ ...agentView(agent), unread_count: unreadByAgent.get(agent.id) ?? 0 }));
-  return {
-    project: { slug: project.slug, human_key: project.humanKey },
-    agents: views.filter((agent) => !agent.retired_at),
-    retired_agents: views.filter((agent) => agent.retired_at),
-  };
-}
+export const listAgents = defineOperation({
+  name: "resource://agents",
+  description: "A project's agents (most recently active first) with unread counts, and its retired agents.",
+  input: listAgentsInput,
+  output: z.strictObject({
+    project: z.strictObject({ slug: z.string(), human_key: z.string() }),
+    agents: z.array(agentWithUnread),
+    retired_agents: z.array(agentWithUnread),
+  }),
+  permission: "read",
+  kind: "query",
+  scope: "project",
+  resource: "resource://agents/{project_key}",
+  async handler(ctx): Promise<ProjectAgents> {
+    const { project } = ctx;
+    const [agents, unread] = await Promise.all([
+      ctx.db.agent.findMany({ where: { projectId: project.id }, orderBy: [{ lastActiveTs: "desc" }, { id: "asc" }] }),
+      ctx.db.messageRecipient.groupBy({
+        by: ["agentId"],
+        where: { readTs: null, agent: { projectId: project.id } },
+        _count: { _all: true },
+      }),
+    ]);
+    const unreadByAgent = new Map(unread.map((row) => [row.agentId, row._count._all]));
+    const views = agents.map((agent) => ({ ...agentView(agent), unread_count: unreadByAgent.get(agent.id) ?? 0 }));
+    return {
+      project: { slug: project.slug, human_key: project.humanKey },
+      agents: views.filter((agent) => !agent.retired_at),
+      retired_agents: views.filter((agent) => agent.retired_at),
+    };
+  },
+});
 
 export type ProjectDetail = ProjectView & { agents: AgentView[] };
 
 /** A project with all its agents, retired ones included (resource://project/{slug}). */
-export async function getProject(ctx: ServiceContext, input: ListAgentsInput): Promise<ProjectDetail> {
-  const project = await resolveProject(ctx.db, input.project_key);
-  const agents = await ctx.db.agent.findMany({ where: { projectId: project.id }, orderBy: { id: "asc" } });
-  return { ...projectView(project), agents: agents.map(agentView) };
-}
+export const getProject = defineOperation({
+  name: "resource://project",
+  description: "One project (slug or human key) with all its agents.",
+  input: listAgentsInput,
+  output: projectOutput.extend({ agents: z.array(agentOutput) }),
+  permission: "read",
+  kind: "query",
+  scope: "project",
+  resource: "resource://project/{slug}",
+  resourceFields: { slug: "project_key" },
+  async handler(ctx): Promise<ProjectDetail> {
+    const agents = await ctx.db.agent.findMany({ where: { projectId: ctx.project.id }, orderBy: { id: "asc" } });
+    return { ...projectView(ctx.project), agents: agents.map(agentView) };
+  },
+});

@@ -1,8 +1,10 @@
+import { z } from "zod";
 import type { Agent, Project } from "@/generated/prisma/client";
-import { AppError } from "@/server/errors";
-import type { CreateAgentIdentityInput, RegisterAgentInput } from "@/server/schemas/agents";
-import type { ServiceContext } from "../context";
-import { resolveProject } from "../projects/projects";
+import { AppError, quote } from "@/server/errors";
+import { defineOperation } from "@/server/operations/define";
+import { createAgentIdentityInput, registerAgentInput } from "@/server/schemas/agents";
+import { agentOutput } from "@/server/schemas/common";
+import { withTransaction, type ServiceContext } from "../context";
 import { authenticateAgent, findAgent, requireAgent } from "./authenticate";
 import {
   ADJECTIVES,
@@ -45,7 +47,7 @@ function invalidNameError(supplied: string, field: string): AppError {
   if (mistake) return new AppError(mistake.type, mistake.message, { field });
   return new AppError(
     "INVALID_AGENT_NAME",
-    `Invalid agent name format: '${supplied.trim()}'. Use an adjective+noun name such as GreenLake, or an explicit id containing '-', '_' or '.' such as alpha-one.`,
+    `Invalid agent name format: '${quote(supplied.trim())}'. Use an adjective+noun name such as GreenLake, or an explicit id containing '-', '_' or '.' such as alpha-one.`,
     { field },
   );
 }
@@ -70,7 +72,7 @@ async function insertAgent(
   fields: AgentFields,
   tokenHash: string,
 ): Promise<Agent | null> {
-  return ctx.db.$transaction(async (tx) => {
+  return withTransaction(ctx, async ({ db: tx }) => {
     const [created] = await tx.agent.createManyAndReturn({
       data: [{ projectId: project.id, name, nameKey: name.toLowerCase(), registrationTokenHash: tokenHash, ...fields }],
       skipDuplicates: true,
@@ -113,7 +115,7 @@ async function updateExisting(
     tokenParam: "registration_token",
   });
   const minted = existing.registrationTokenHash ? undefined : mintToken();
-  const updated = await ctx.db.$transaction(async (tx) => {
+  const updated = await withTransaction(ctx, async ({ db: tx }) => {
     const agent = await tx.agent.update({
       where: { id: existing.id },
       data: { ...fields, lastActiveTs: new Date(), ...(minted ? { registrationTokenHash: hashToken(minted) } : {}) },
@@ -126,42 +128,65 @@ async function updateExisting(
   return { ...agentView(updated), registration_token: minted ?? token ?? null };
 }
 
+const registeredOutput = agentOutput.extend({ registration_token: z.string().nullable() });
+
 /**
  * register_agent: creates the agent, or updates an existing one (same name, any case) for a
  * caller that proves it owns it. Two concurrent registrations of one new name produce one agent;
  * the slower caller is asked for the winner's registration_token.
  */
-export async function registerAgent(ctx: ServiceContext, input: RegisterAgentInput): Promise<RegisteredAgent> {
-  const fields = fieldsFrom(input);
-  const project = await resolveProject(ctx.db, input.project_key);
-  const name = requestedName(input.name, ctx.config.nameMode, "name");
-  if (name) {
-    const existing = await findAgent(ctx.db, project, name);
-    if (existing) return updateExisting(ctx, project, existing, fields, input.registration_token);
+export const registerAgent = defineOperation({
+  name: "register_agent",
+  description:
+    "Register your agent identity in a project (or update it). Returns the agent and registration_token: keep the token, every agent-scoped call needs it.",
+  input: registerAgentInput,
+  output: registeredOutput,
+  permission: "write",
+  kind: "mutation",
+  scope: "project",
+  tool: { profile: "core", title: "Register agent" },
+  async handler(ctx, input): Promise<RegisteredAgent> {
+    const fields = fieldsFrom(input);
+    const { project } = ctx;
+    const name = requestedName(input.name, ctx.config.nameMode, "name");
+    if (name) {
+      const existing = await findAgent(ctx.db, project, name);
+      if (existing) return updateExisting(ctx, project, existing, fields, input.registration_token);
+      const token = mintToken();
+      const created = await insertAgent(ctx, project, name, fields, hashToken(token));
+      if (created) return { ...agentView(created), registration_token: token };
+      const winner = await requireAgent(ctx.db, project, name, "name");
+      return updateExisting(ctx, project, winner, fields, input.registration_token);
+    }
     const token = mintToken();
-    const created = await insertAgent(ctx, project, name, fields, hashToken(token));
-    if (created) return { ...agentView(created), registration_token: token };
-    const winner = await requireAgent(ctx.db, project, name);
-    return updateExisting(ctx, project, winner, fields, input.registration_token);
-  }
-  const token = mintToken();
-  const created = await insertWithGeneratedName(ctx, project, fields, token);
-  return { ...agentView(created), registration_token: token };
-}
+    const created = await insertWithGeneratedName(ctx, project, fields, token);
+    return { ...agentView(created), registration_token: token };
+  },
+});
 
 /** create_agent_identity: always a new agent; the hint is used when it is valid and free. */
-export async function createAgentIdentity(ctx: ServiceContext, input: CreateAgentIdentityInput): Promise<RegisteredAgent> {
-  const fields = fieldsFrom(input);
-  const project = await resolveProject(ctx.db, input.project_key);
-  const token = mintToken();
-  const hint = requestedName(input.name_hint, ctx.config.nameMode, "name_hint");
-  if (hint) {
-    const created = await insertAgent(ctx, project, hint, fields, hashToken(token));
-    if (created) return { ...agentView(created), registration_token: token };
-    if (ctx.config.nameMode === "strict") {
-      throw new AppError("NAME_TAKEN", `Agent name '${hint}' is already in use in project '${project.slug}'.`, { field: "name_hint" });
+export const createAgentIdentity = defineOperation({
+  name: "create_agent_identity",
+  description: "Always create a new agent identity (name_hint used if valid and free). Returns the agent and its registration_token.",
+  input: createAgentIdentityInput,
+  output: registeredOutput,
+  permission: "write",
+  kind: "mutation",
+  scope: "project",
+  tool: { profile: "extended", title: "Create agent identity" },
+  async handler(ctx, input): Promise<RegisteredAgent> {
+    const fields = fieldsFrom(input);
+    const { project } = ctx;
+    const token = mintToken();
+    const hint = requestedName(input.name_hint, ctx.config.nameMode, "name_hint");
+    if (hint) {
+      const created = await insertAgent(ctx, project, hint, fields, hashToken(token));
+      if (created) return { ...agentView(created), registration_token: token };
+      if (ctx.config.nameMode === "strict") {
+        throw new AppError("NAME_TAKEN", `Agent name '${hint}' is already in use in project '${project.slug}'.`, { field: "name_hint" });
+      }
     }
-  }
-  const created = await insertWithGeneratedName(ctx, project, fields, token);
-  return { ...agentView(created), registration_token: token };
-}
+    const created = await insertWithGeneratedName(ctx, project, fields, token);
+    return { ...agentView(created), registration_token: token };
+  },
+});

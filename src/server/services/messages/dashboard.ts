@@ -1,47 +1,82 @@
+import { z } from "zod";
 import { recipientMessages } from "@/server/db/mail-sql";
-import type { DashboardMailboxInput } from "@/server/schemas/messages";
-import type { ServiceContext } from "../context";
+import { defineOperation } from "@/server/operations/define";
+import { messageWithRecipientsOutput, stateItemOutput } from "@/server/schemas/common";
+import { dashboardMailboxInput, dashboardMessageInput, dashboardSearchInput, dashboardThreadInput, messagesWithRecipientsOutput } from "@/server/schemas/messages";
 import { requireAgent } from "../agents/authenticate";
-import { resolveProject } from "../projects/projects";
 import { sentMessages } from "./inbox";
-import { searchAs } from "./search";
+import { searchAs, searchHitsOutput } from "./search";
 import { readMessage, threadMessages } from "./threads";
 import { stateItem } from "./views";
-import { operatorViewer } from "./viewer";
+import type { Viewer } from "./viewer";
 
-// The human overseer's reads for the dashboard: any agent's mail in a project, admin role only.
+// The human overseer's reads for the dashboard: any agent's mail in a project. Reading every
+// agent's mail is an admin operation.
 
-export async function operatorInbox(ctx: ServiceContext, input: DashboardMailboxInput) {
-  operatorViewer(ctx);
-  const project = await resolveProject(ctx.db, input.project_key);
-  const agent = await requireAgent(ctx.db, project, input.agent_name);
-  const rows = await recipientMessages(ctx.db, { agentId: agent.id, limit: input.limit, includeBodies: false, beforeId: input.before_id });
-  return { project: project.slug, agent: agent.name, messages: rows.map((row) => stateItem(row, false)) };
-}
+const OPERATOR: Viewer = { kind: "operator" };
 
-export async function operatorOutbox(ctx: ServiceContext, input: DashboardMailboxInput) {
-  const viewer = operatorViewer(ctx);
-  const project = await resolveProject(ctx.db, input.project_key);
-  const agent = await requireAgent(ctx.db, project, input.agent_name);
-  const sent = await sentMessages(ctx, project, viewer, agent.id, { limit: input.limit, includeBodies: false, beforeId: input.before_id });
-  return { project: project.slug, agent: agent.name, ...sent };
-}
+export const operatorInbox = defineOperation({
+  name: "dashboard_inbox",
+  description: "Any agent's received mail with read/ack state, newest first (before_id pages).",
+  input: dashboardMailboxInput,
+  output: z.strictObject({ project: z.string(), agent: z.string(), messages: z.array(stateItemOutput) }),
+  permission: "admin",
+  kind: "query",
+  scope: "project",
+  async handler(ctx, input) {
+    const agent = await requireAgent(ctx.db, ctx.project, input.agent_name);
+    const rows = await recipientMessages(ctx.db, { agentId: agent.id, limit: input.limit, includeBodies: false, beforeId: input.before_id });
+    return { project: ctx.project.slug, agent: agent.name, messages: rows.map((row) => stateItem(row, false)) };
+  },
+});
 
-export async function operatorThread(ctx: ServiceContext, input: { project_key: string; thread_id: string }) {
-  const viewer = operatorViewer(ctx);
-  const project = await resolveProject(ctx.db, input.project_key);
-  const { threadId, messages } = await threadMessages(ctx, project, viewer, input.thread_id, true);
-  return { project: project.slug, thread_id: threadId, messages };
-}
+export const operatorOutbox = defineOperation({
+  name: "dashboard_outbox",
+  description: "Any agent's sent mail with recipients, newest first (before_id pages).",
+  input: dashboardMailboxInput,
+  output: z.strictObject({ project: z.string(), agent: z.string(), count: z.number().int(), messages: messagesWithRecipientsOutput }),
+  permission: "admin",
+  kind: "query",
+  scope: "project",
+  async handler(ctx, input) {
+    const agent = await requireAgent(ctx.db, ctx.project, input.agent_name);
+    const sent = await sentMessages(ctx, ctx.project, OPERATOR, agent.id, { limit: input.limit, includeBodies: false, beforeId: input.before_id });
+    return { project: ctx.project.slug, agent: agent.name, ...sent };
+  },
+});
 
-export async function operatorMessage(ctx: ServiceContext, input: { project_key: string; message_id: number }) {
-  const viewer = operatorViewer(ctx);
-  const project = await resolveProject(ctx.db, input.project_key);
-  return readMessage(ctx, project, viewer, input.message_id);
-}
+export const operatorThread = defineOperation({
+  name: "dashboard_thread",
+  description: "A whole thread, oldest first, with bodies.",
+  input: dashboardThreadInput,
+  output: z.strictObject({ project: z.string(), thread_id: z.string(), messages: messagesWithRecipientsOutput }),
+  permission: "admin",
+  kind: "query",
+  scope: "project",
+  async handler(ctx, input) {
+    const { threadId, messages } = await threadMessages(ctx, ctx.project, OPERATOR, input.thread_id, true);
+    return { project: ctx.project.slug, thread_id: threadId, messages };
+  },
+});
 
-export async function operatorSearch(ctx: ServiceContext, input: { project_key: string; query: string; limit: number }) {
-  const viewer = operatorViewer(ctx);
-  const project = await resolveProject(ctx.db, input.project_key);
-  return searchAs(ctx, project.id, viewer, { query: input.query, limit: input.limit });
-}
+export const operatorMessage = defineOperation({
+  name: "dashboard_message",
+  description: "One message with body and all its recipients.",
+  input: dashboardMessageInput,
+  output: messageWithRecipientsOutput,
+  permission: "admin",
+  kind: "query",
+  scope: "project",
+  handler: (ctx, input) => readMessage(ctx, ctx.project, OPERATOR, input.message_id),
+});
+
+export const operatorSearch = defineOperation({
+  name: "dashboard_search",
+  description: "Full-text search of a whole project's mail.",
+  input: dashboardSearchInput,
+  output: searchHitsOutput,
+  permission: "admin",
+  kind: "query",
+  scope: "project",
+  handler: (ctx, input) => searchAs(ctx, ctx.project.id, OPERATOR, { query: input.query, limit: input.limit }),
+});

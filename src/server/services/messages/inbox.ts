@@ -1,11 +1,20 @@
+import { z } from "zod";
 import type { Project } from "@/generated/prisma/client";
-import { AppError } from "@/server/errors";
-import { recipientMessages, recipientsOf, visibleMessages, type RecipientQuery } from "@/server/db/mail-sql";
-import type { FetchInboxInput } from "@/server/schemas/messages";
-import type { ServiceContext } from "../context";
-import { resolveProject } from "../projects/projects";
+import { recipientMessages, recipientsOf, visibleMessages, type MessageRow, type RecipientQuery } from "@/server/db/mail-sql";
+import { defineOperation } from "@/server/operations/define";
+import { inboxItemOutput, messageWithRecipientsOutput, stateItemOutput } from "@/server/schemas/common";
+import {
+  ackOverdueResourceInput,
+  acksStaleResourceInput,
+  fetchInboxInput,
+  inboxItemsOutput,
+  inboxResourceInput,
+  mailboxResourceInput,
+  outboxResourceInput,
+} from "@/server/schemas/messages";
+import type { AgentContext, ServiceContext } from "../context";
 import { inboxItem, messageBase, stateItem, withRecipients } from "./views";
-import { agentViewer, groupByMessage, recipientLists, viewerId, type Viewer } from "./viewer";
+import { groupByMessage, recipientLists, viewerId, type Viewer } from "./viewer";
 import { clampLimit, normalizeTopic, parseTimestamp } from "./validation";
 
 /**
@@ -13,123 +22,199 @@ import { clampLimit, normalizeTopic, parseTimestamp } from "./validation";
  * since_id cursor it reads oldest first, so advancing the cursor to the last id seen never skips
  * a message.
  */
-export async function fetchInbox(ctx: ServiceContext, input: FetchInboxInput) {
-  const project = await resolveProject(ctx.db, input.project_key);
-  const limit = clampLimit(input.limit);
-  const since = parseTimestamp(input.since_ts);
-  const topic = input.topic === undefined || input.topic === null ? null : normalizeTopic(input.topic);
-  const { agent } = await agentViewer(ctx, project, input.agent_name, input.registration_token, "fetch_inbox");
-  const rows = await recipientMessages(ctx.db, {
-    agentId: agent.id,
-    limit,
-    includeBodies: input.include_bodies,
-    urgentOnly: input.urgent_only,
-    since,
-    sinceId: input.since_id ?? null,
-    order: input.since_id === undefined || input.since_id === null ? "desc" : "asc",
-    topic,
-  });
-  return rows.map((row) => inboxItem(row, input.include_bodies));
-}
+export const fetchInbox = defineOperation({
+  name: "fetch_inbox",
+  description: "Your received mail, newest first (no state change). Filters: urgent_only, since_ts, since_id cursor, topic.",
+  input: fetchInboxInput,
+  output: inboxItemsOutput,
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  tool: { profile: "core", title: "Fetch inbox" },
+  async handler(ctx, input) {
+    const limit = clampLimit(input.limit);
+    const since = parseTimestamp(input.since_ts);
+    const topic = input.topic === undefined || input.topic === null ? null : normalizeTopic(input.topic);
+    const rows = await recipientMessages(ctx.db, {
+      agentId: ctx.agent.id,
+      limit,
+      includeBodies: input.include_bodies,
+      urgentOnly: input.urgent_only,
+      since,
+      sinceId: input.since_id ?? null,
+      order: input.since_id === undefined || input.since_id === null ? "desc" : "asc",
+      topic,
+    });
+    return rows.map((row) => inboxItem(row, input.include_bodies));
+  },
+});
 
 // ----- agent-scoped resources (resource://inbox/{agent}?project=…&agent_token=…) -----
 
-export interface AgentResourceParams {
-  agent: string;
-  query: URLSearchParams;
-  resource: string;
-}
-
-function intParam(query: URLSearchParams, name: string, fallback: number): number {
-  const raw = query.get(name);
-  if (raw === null || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value)) throw new AppError("INVALID_ARGUMENT", `${name} must be a whole number; got '${raw}'.`, { field: name });
-  return value;
-}
-
-function boolParam(query: URLSearchParams, name: string, fallback: boolean): boolean {
-  const raw = query.get(name);
-  if (raw === null || raw === "") return fallback;
-  return ["1", "true", "yes", "t", "y"].includes(raw.toLowerCase());
-}
-
 /** Resources ignore an unparseable since_ts, as upstream does. */
-function lenientTimestamp(query: URLSearchParams): Date | null {
+function lenientTimestamp(value: string | undefined): Date | null {
   try {
-    return parseTimestamp(query.get("since_ts"));
+    return parseTimestamp(value);
   } catch {
     return null;
   }
 }
 
-async function resourceViewer(ctx: ServiceContext, { agent, query, resource }: AgentResourceParams): Promise<{ project: Project; viewer: Viewer & { kind: "agent" } }> {
-  const projectKey = query.get("project");
-  if (!projectKey) throw new AppError("INVALID_ARGUMENT", `project parameter is required for ${resource} resource.`, { field: "project" });
-  const project = await resolveProject(ctx.db, projectKey);
-  const viewer = await agentViewer(ctx, project, agent, query.get("agent_token"), `resource://${resource}`, "agent_token");
-  return { project, viewer };
+const resourceFields = { project: "project", agent: "agent", token: "agent_token" } as const;
+
+function recipientResult(ctx: AgentContext, rows: MessageRow[], item: (row: MessageRow) => object, extra: Record<string, unknown> = {}) {
+  const messages = rows.map(item);
+  return { project: ctx.project.humanKey, agent: ctx.agent.name, ...extra, count: messages.length, messages };
 }
 
-type ViewName = "inbox" | "mailbox" | "urgent-unread" | "ack-required" | "acks-stale" | "ack-overdue";
+const recipientResultOutput = (item: z.ZodType) =>
+  z.looseObject({ project: z.string(), agent: z.string(), count: z.number().int(), messages: z.array(item) });
 
-/** The inbox resource and its views: one recipient-side query with different filters. */
-export async function recipientView(ctx: ServiceContext, view: ViewName, params: AgentResourceParams) {
-  const { project, viewer } = await resourceViewer(ctx, params);
-  const { query } = params;
-  const base: RecipientQuery = {
-    agentId: viewer.agent.id,
-    limit: clampLimit(intParam(query, "limit", view === "ack-overdue" ? 50 : 20)),
-    includeBodies: view === "inbox" && boolParam(query, "include_bodies", false),
-  };
-  const extra: Record<string, unknown> = {};
-  switch (view) {
-    case "inbox":
-      Object.assign(base, { urgentOnly: boolParam(query, "urgent_only", false), since: lenientTimestamp(query) });
-      break;
-    case "mailbox":
-      break;
-    case "urgent-unread":
-      Object.assign(base, { urgentOnly: true, unreadOnly: true });
-      break;
-    case "ack-required":
-      Object.assign(base, { ackPending: true });
-      break;
-    case "acks-stale": {
-      const ttlSeconds = intParam(query, "ttl_seconds", 1800);
-      extra.ttl_seconds = ttlSeconds;
-      Object.assign(base, { ackPending: true, createdAtOrBefore: new Date(Date.now() - ttlSeconds * 1000) });
-      break;
-    }
-    case "ack-overdue": {
-      const ttlMinutes = intParam(query, "ttl_minutes", 60);
-      extra.ttl_minutes = ttlMinutes;
-      Object.assign(base, { ackPending: true, createdAtOrBefore: new Date(Date.now() - ttlMinutes * 60_000) });
-      break;
-    }
-  }
-  const rows = await recipientMessages(ctx.db, base);
-  const now = Date.now();
-  const messages = rows.map((row) => {
-    if (view === "inbox") return inboxItem(row, base.includeBodies);
-    const item = stateItem(row, false);
-    return view === "acks-stale" || view === "ack-overdue"
-      ? { ...item, age_seconds: Math.floor((now - row.created_ts.getTime()) / 1000) }
-      : item;
-  });
-  return { project: project.humanKey, agent: viewer.agent.name, ...extra, count: messages.length, messages };
-}
+const withAge = (row: MessageRow, now: number) => ({ ...stateItem(row, false), age_seconds: Math.floor((now - row.created_ts.getTime()) / 1000) });
+
+export const inboxResource = defineOperation({
+  name: "resource://inbox",
+  description: "An agent's inbox. Query: project, agent_token, limit, since_ts, urgent_only, include_bodies.",
+  input: inboxResourceInput,
+  output: recipientResultOutput(inboxItemOutput),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: resourceFields,
+  resource: "resource://inbox/{agent}",
+  async handler(ctx, input) {
+    const query: RecipientQuery = {
+      agentId: ctx.agent.id,
+      limit: clampLimit(input.limit),
+      includeBodies: input.include_bodies,
+      urgentOnly: input.urgent_only,
+      since: lenientTimestamp(input.since_ts),
+    };
+    return recipientResult(ctx, await recipientMessages(ctx.db, query), (row) => inboxItem(row, input.include_bodies));
+  },
+});
+
+export const mailboxResource = defineOperation({
+  name: "resource://mailbox",
+  description: "An agent's received mail with its read/ack state. Query: project, agent_token, limit.",
+  input: mailboxResourceInput,
+  output: recipientResultOutput(stateItemOutput),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: resourceFields,
+  resource: "resource://mailbox/{agent}",
+  async handler(ctx, input) {
+    const rows = await recipientMessages(ctx.db, { agentId: ctx.agent.id, limit: clampLimit(input.limit), includeBodies: false });
+    return recipientResult(ctx, rows, (row) => stateItem(row, false));
+  },
+});
+
+export const urgentUnreadResource = defineOperation({
+  name: "resource://views/urgent-unread",
+  description: "Unread high/urgent messages. Query: project, agent_token, limit.",
+  input: mailboxResourceInput,
+  output: recipientResultOutput(stateItemOutput),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: resourceFields,
+  resource: "resource://views/urgent-unread/{agent}",
+  async handler(ctx, input) {
+    const rows = await recipientMessages(ctx.db, {
+      agentId: ctx.agent.id,
+      limit: clampLimit(input.limit),
+      includeBodies: false,
+      urgentOnly: true,
+      unreadOnly: true,
+    });
+    return recipientResult(ctx, rows, (row) => stateItem(row, false));
+  },
+});
+
+export const ackRequiredResource = defineOperation({
+  name: "resource://views/ack-required",
+  description: "Messages awaiting your acknowledgement. Query: project, agent_token, limit.",
+  input: mailboxResourceInput,
+  output: recipientResultOutput(stateItemOutput),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: resourceFields,
+  resource: "resource://views/ack-required/{agent}",
+  async handler(ctx, input) {
+    const rows = await recipientMessages(ctx.db, { agentId: ctx.agent.id, limit: clampLimit(input.limit), includeBodies: false, ackPending: true });
+    return recipientResult(ctx, rows, (row) => stateItem(row, false));
+  },
+});
+
+export const acksStaleResource = defineOperation({
+  name: "resource://views/acks-stale",
+  description: "Acks pending for at least ttl_seconds (default 1800). Query: project, agent_token, ttl_seconds, limit.",
+  input: acksStaleResourceInput,
+  output: recipientResultOutput(stateItemOutput.extend({ age_seconds: z.number().int() })).extend({ ttl_seconds: z.number().int() }),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: resourceFields,
+  resource: "resource://views/acks-stale/{agent}",
+  async handler(ctx, input) {
+    const now = Date.now();
+    const rows = await recipientMessages(ctx.db, {
+      agentId: ctx.agent.id,
+      limit: clampLimit(input.limit),
+      includeBodies: false,
+      ackPending: true,
+      createdAtOrBefore: new Date(now - input.ttl_seconds * 1000),
+    });
+    return recipientResult(ctx, rows, (row) => withAge(row, now), { ttl_seconds: input.ttl_seconds });
+  },
+});
+
+export const ackOverdueResource = defineOperation({
+  name: "resource://views/ack-overdue",
+  description: "Acks pending for longer than ttl_minutes (default 60). Query: project, agent_token, ttl_minutes, limit (50).",
+  input: ackOverdueResourceInput,
+  output: recipientResultOutput(stateItemOutput.extend({ age_seconds: z.number().int() })).extend({ ttl_minutes: z.number().int() }),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: resourceFields,
+  resource: "resource://views/ack-overdue/{agent}",
+  async handler(ctx, input) {
+    const now = Date.now();
+    const rows = await recipientMessages(ctx.db, {
+      agentId: ctx.agent.id,
+      limit: clampLimit(input.limit),
+      includeBodies: false,
+      ackPending: true,
+      createdAtOrBefore: new Date(now - input.ttl_minutes * 60_000),
+    });
+    return recipientResult(ctx, rows, (row) => withAge(row, now), { ttl_minutes: input.ttl_minutes });
+  },
+});
 
 /** resource://outbox/{agent}: what the agent sent, newest first, with recipient lists. */
-export async function outboxView(ctx: ServiceContext, params: AgentResourceParams) {
-  const { project, viewer } = await resourceViewer(ctx, params);
-  const includeBodies = boolParam(params.query, "include_bodies", false);
-  return { project: project.humanKey, agent: viewer.agent.name, ...(await sentMessages(ctx, project, viewer, viewer.agent.id, {
-    limit: clampLimit(intParam(params.query, "limit", 20)),
-    includeBodies,
-    since: lenientTimestamp(params.query),
-  })) };
-}
+export const outboxResource = defineOperation({
+  name: "resource://outbox",
+  description: "Messages an agent sent, with recipients. Query: project, agent_token, limit, since_ts, include_bodies.",
+  input: outboxResourceInput,
+  output: z.looseObject({ project: z.string(), agent: z.string(), count: z.number().int(), messages: z.array(messageWithRecipientsOutput) }),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: resourceFields,
+  resource: "resource://outbox/{agent}",
+  async handler(ctx, input) {
+    const viewer: Viewer = { kind: "agent", agent: ctx.agent };
+    const sent = await sentMessages(ctx, ctx.project, viewer, ctx.agent.id, {
+      limit: clampLimit(input.limit),
+      includeBodies: input.include_bodies,
+      since: lenientTimestamp(input.since_ts),
+    });
+    return { project: ctx.project.humanKey, agent: ctx.agent.name, ...sent };
+  },
+});
 
 /** Messages sent by `senderId`, as `viewer` may see them (the sender itself, or the operator). */
 export async function sentMessages(

@@ -1,8 +1,6 @@
-import { hasRole } from "@/server/auth/actor";
-import { AppError } from "@/server/errors";
-import type { OverseerSendInput } from "@/server/schemas/messages";
-import type { ServiceContext } from "../context";
-import { resolveProject } from "../projects/projects";
+import { z } from "zod";
+import { defineOperation } from "@/server/operations/define";
+import { overseerSendInput } from "@/server/schemas/messages";
 import { deliver } from "./deliver";
 import { routeRecipients } from "./routing";
 import { normalizeThreadId } from "./validation";
@@ -14,34 +12,42 @@ const PREAMBLE = "---\n\n🚨 MESSAGE FROM HUMAN OVERSEER 🚨\n\nThis message i
  * A human writes from the dashboard as HumanOverseer: high importance, a preamble, and no contact
  * policy in the way (the overseer agent is created on first use with policy open).
  */
-export async function overseerSend(ctx: ServiceContext, input: OverseerSendInput) {
-  if (!hasRole(ctx.actor, "write")) throw new AppError("FORBIDDEN", "Sending as the overseer needs the write role.");
-  const project = await resolveProject(ctx.db, input.project_key);
-  const threadId = normalizeThreadId(input.thread_id);
-  const nameKey = OVERSEER_NAME.toLowerCase();
-  await ctx.db.agent.createMany({
-    data: [{ projectId: project.id, name: OVERSEER_NAME, nameKey, program: "WebUI", model: "Human", contactPolicy: "open", taskDescription: "Human overseer" }],
-    skipDuplicates: true,
-  });
-  const overseer = await ctx.db.agent.findUniqueOrThrow({ where: { projectId_nameKey: { projectId: project.id, nameKey } } });
-  const routed = await routeRecipients(ctx, project, overseer, { to: input.recipients, cc: [], bcc: [] }, { bypassContactPolicy: true });
-  const result = await deliver(ctx, {
-    project,
-    sender: overseer,
-    lists: { to: input.recipients, cc: [], bcc: [] },
-    routed,
-    subject: input.subject,
-    bodyMd: `${PREAMBLE}${input.body_md}`,
-    importance: "high",
-    ackRequired: false,
-    threadId,
-    topic: null,
-  });
-  const first = result.deliveries[0]?.payload;
-  return {
-    success: true,
-    message_id: first?.id ?? null,
-    recipients: result.deliveries.flatMap((delivery) => delivery.payload.to),
-    sent_at: first?.created_ts ?? null,
-  };
-}
+export const overseerSend = defineOperation({
+  name: "overseer_send",
+  description: "Write to agents as HumanOverseer (high importance, with the overseer preamble).",
+  input: overseerSendInput,
+  output: z.strictObject({ success: z.literal(true), message_id: z.number().int().nullable(), recipients: z.array(z.string()), sent_at: z.string().nullable() }),
+  permission: "write",
+  kind: "mutation",
+  scope: "project",
+  async handler(ctx, input) {
+    const { project } = ctx;
+    const threadId = normalizeThreadId(input.thread_id);
+    const nameKey = OVERSEER_NAME.toLowerCase();
+    await ctx.db.agent.createMany({
+      data: [{ projectId: project.id, name: OVERSEER_NAME, nameKey, program: "WebUI", model: "Human", contactPolicy: "open", taskDescription: "Human overseer" }],
+      skipDuplicates: true,
+    });
+    const overseer = await ctx.db.agent.findUniqueOrThrow({ where: { projectId_nameKey: { projectId: project.id, nameKey } } });
+    const routed = await routeRecipients(ctx, project, overseer, { to: input.recipients, cc: [], bcc: [] }, { bypassContactPolicy: true });
+    const result = await deliver(ctx, {
+      project,
+      sender: overseer,
+      lists: { to: input.recipients, cc: [], bcc: [] },
+      routed,
+      subject: input.subject,
+      bodyMd: `${PREAMBLE}${input.body_md}`,
+      importance: "high",
+      ackRequired: false,
+      threadId,
+      topic: null,
+    });
+    const first = result.deliveries[0]?.payload;
+    return {
+      success: true as const,
+      message_id: first?.id ?? null,
+      recipients: result.deliveries.flatMap((delivery) => delivery.payload.to),
+      sent_at: first?.created_ts ?? null,
+    };
+  },
+});

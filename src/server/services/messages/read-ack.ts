@@ -1,15 +1,15 @@
+import { z } from "zod";
 import { AppError } from "@/server/errors";
 import { MAIL_EVENTS_CHANNEL, visibleMessages } from "@/server/db/mail-sql";
 import { wirePayload } from "@/server/events/bus";
-import type { MessageActionInput } from "@/server/schemas/messages";
-import type { ServiceContext } from "../context";
+import { defineOperation } from "@/server/operations/define";
+import { timestamp } from "@/server/schemas/common";
+import { messageActionInput, type MessageActionInput } from "@/server/schemas/messages";
+import { withTransaction, type AgentContext, type ServiceContext } from "../context";
 import { isoTsOrNull } from "../format";
-import { resolveProject } from "../projects/projects";
-import { agentViewer } from "./viewer";
 
-async function visibleTarget(ctx: ServiceContext, input: MessageActionInput, action: string) {
-  const project = await resolveProject(ctx.db, input.project_key);
-  const { agent } = await agentViewer(ctx, project, input.agent_name, input.registration_token, action);
+async function visibleTarget(ctx: AgentContext, input: MessageActionInput) {
+  const { project, agent } = ctx;
   const [message] = await visibleMessages(ctx.db, {
     projectId: project.id,
     viewerId: agent.id,
@@ -30,8 +30,20 @@ async function notify(ctx: ServiceContext, type: "read" | "ack", projectId: numb
 }
 
 /** Sets read_ts once; later calls return the first timestamp. The sender alone gets read:false. */
-export async function markMessageRead(ctx: ServiceContext, input: MessageActionInput) {
-  const { agent, message } = await visibleTarget(ctx, input, "mark_message_read");
+export const markMessageRead = defineOperation({
+  name: "mark_message_read",
+  description: "Mark a message read (idempotent: returns the first read_at).",
+  input: messageActionInput,
+  output: z.strictObject({ message_id: z.number().int(), read: z.boolean(), read_at: timestamp.nullable() }),
+  permission: "write",
+  kind: "mutation",
+  scope: "agent",
+  tool: { profile: "core", title: "Mark read", idempotent: true },
+  handler: markRead,
+});
+
+async function markRead(ctx: AgentContext, input: MessageActionInput) {
+  const { agent, message } = await visibleTarget(ctx, input);
   const key = { messageId: message.id, agentId: agent.id };
   const changed = await ctx.db.messageRecipient.updateMany({ where: { ...key, readTs: null }, data: { readTs: new Date() } });
   const row = await ctx.db.messageRecipient.findUnique({ where: { messageId_agentId: key } });
@@ -40,14 +52,28 @@ export async function markMessageRead(ctx: ServiceContext, input: MessageActionI
 }
 
 /** Sets read_ts (if unset) then ack_ts (if unset); idempotent, whether or not ack was required. */
-export async function acknowledgeMessage(ctx: ServiceContext, input: MessageActionInput) {
-  const { agent, message } = await visibleTarget(ctx, input, "acknowledge_message");
+export const acknowledgeMessage = defineOperation({
+  name: "acknowledge_message",
+  description: "Acknowledge a message (also marks it read; idempotent).",
+  input: messageActionInput,
+  output: z.strictObject({ message_id: z.number().int(), acknowledged: z.boolean(), acknowledged_at: timestamp.nullable(), read_at: timestamp.nullable() }),
+  permission: "write",
+  kind: "mutation",
+  scope: "agent",
+  tool: { profile: "core", title: "Acknowledge", idempotent: true },
+  handler: acknowledge,
+});
+
+async function acknowledge(ctx: AgentContext, input: MessageActionInput) {
+  const { agent, message } = await visibleTarget(ctx, input);
   const key = { messageId: message.id, agentId: agent.id };
   const now = new Date();
-  const [read, acked] = await ctx.db.$transaction([
-    ctx.db.messageRecipient.updateMany({ where: { ...key, readTs: null }, data: { readTs: now } }),
-    ctx.db.messageRecipient.updateMany({ where: { ...key, ackTs: null }, data: { ackTs: now } }),
-  ]);
+  const [read, acked] = await withTransaction(ctx, ({ db }) =>
+    Promise.all([
+      db.messageRecipient.updateMany({ where: { ...key, readTs: null }, data: { readTs: now } }),
+      db.messageRecipient.updateMany({ where: { ...key, ackTs: null }, data: { ackTs: now } }),
+    ]),
+  );
   const row = await ctx.db.messageRecipient.findUnique({ where: { messageId_agentId: key } });
   // Acknowledging unread mail reads it too: watchers hear both.
   if (read.count) await notify(ctx, "read", message.project_id, message.id, agent.id, message.sender_id);

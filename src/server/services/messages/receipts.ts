@@ -1,18 +1,47 @@
+import { z } from "zod";
 import { AppError } from "@/server/errors";
-import { deliveriesOf, recipientsOf } from "@/server/db/mail-sql";
 import type { MessageReceiptsInput } from "@/server/schemas/messages";
-import type { ServiceContext } from "../context";
+import type { AgentContext } from "../context";
+import { deliveriesOf, recipientsOf } from "@/server/db/mail-sql";
+import { defineOperation } from "@/server/operations/define";
+import { timestamp } from "@/server/schemas/common";
+import { messageReceiptsInput } from "@/server/schemas/messages";
 import { isoTs, isoTsOrNull } from "../format";
-import { resolveProject } from "../projects/projects";
-import { agentViewer } from "./viewer";
 
 /**
  * get_message_receipts: per-recipient delivery, read and ack times of a message, for its sender
  * only. Every delivery of a cross-project send (one message row per project) is included.
  */
-export async function getMessageReceipts(ctx: ServiceContext, input: MessageReceiptsInput) {
-  const project = await resolveProject(ctx.db, input.project_key);
-  const { agent } = await agentViewer(ctx, project, input.agent_name, input.registration_token, "get_message_receipts");
+export const getMessageReceipts = defineOperation({
+  name: "get_message_receipts",
+  description: "For a message you sent: each recipient's delivered/read/acknowledged times.",
+  input: messageReceiptsInput,
+  output: z.strictObject({
+    message_id: z.number().int(),
+    subject: z.string(),
+    ack_required: z.boolean(),
+    created_ts: timestamp,
+    recipients: z.array(
+      z.strictObject({
+        agent: z.string(),
+        project: z.string(),
+        kind: z.string(),
+        delivered_at: timestamp,
+        read_at: timestamp.nullable(),
+        acknowledged_at: timestamp.nullable(),
+      }),
+    ),
+    summary: z.strictObject({ total: z.number().int(), read: z.number().int(), acknowledged: z.number().int() }),
+  }),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  tool: { profile: "extended", title: "Message receipts" },
+  handler: receipts,
+});
+
+async function receipts(ctx: AgentContext, input: MessageReceiptsInput) {
+  const { agent } = ctx;
   const message = await ctx.db.message.findFirst({ where: { id: input.message_id, senderId: agent.id } });
   if (!message) {
     throw new AppError("NOT_FOUND", `Message ${input.message_id} not found among messages sent by '${agent.name}'.`, { field: "message_id" });

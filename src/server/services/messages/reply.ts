@@ -1,10 +1,9 @@
 import { AppError } from "@/server/errors";
 import { recipientsOf, visibleMessages } from "@/server/db/mail-sql";
-import type { ReplyMessageInput } from "@/server/schemas/messages";
-import type { ServiceContext } from "../context";
-import { resolveProject } from "../projects/projects";
+import { defineOperation } from "@/server/operations/define";
+import { replyMessageInput, replyResultOutput, type ReplyMessageInput } from "@/server/schemas/messages";
+import type { AgentContext } from "../context";
 import { deliver, replayIdempotent, type DeliveryPayload, type SendResult } from "./deliver";
-import { agentViewer } from "./viewer";
 import { asNameList, truncateSubject } from "./validation";
 
 export type ReplyResult = Partial<DeliveryPayload> &
@@ -20,9 +19,21 @@ function prefixed(subject: string, prefix: string): string {
  * reply_message: continues the original's thread (its thread_id, or its id as a string), inherits
  * importance, ack_required and topic, and goes to the original sender unless told otherwise.
  */
-export async function replyMessage(ctx: ServiceContext, input: ReplyMessageInput): Promise<ReplyResult> {
-  const project = await resolveProject(ctx.db, input.project_key);
-  const { agent: sender } = await agentViewer(ctx, project, input.sender_name, input.sender_token, "reply_message", "sender_token");
+export const replyMessage = defineOperation({
+  name: "reply_message",
+  description: "Reply in a message's thread (Re: subject, inherited importance/ack/topic; to defaults to the original sender). Needs sender_token.",
+  input: replyMessageInput,
+  output: replyResultOutput,
+  permission: "write",
+  kind: "mutation",
+  scope: "agent",
+  fields: { agent: "sender_name", token: "sender_token" },
+  tool: { profile: "core", title: "Reply" },
+  handler: reply,
+});
+
+async function reply(ctx: AgentContext, input: ReplyMessageInput): Promise<ReplyResult> {
+  const { project, agent: sender } = ctx;
   const [original] = await visibleMessages(ctx.db, {
     projectId: project.id,
     viewerId: sender.id,

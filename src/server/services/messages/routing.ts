@@ -75,7 +75,7 @@ export async function routeRecipients(
       let project = senderProject;
       if (address.projectIdent) {
         try {
-          project = await resolveProject(ctx.db, address.projectIdent);
+          project = await resolveProject(ctx, address.projectIdent);
         } catch (error) {
           if (error instanceof AppError && error.code === "NOT_FOUND") {
             unresolved.push(raw);

@@ -1,11 +1,13 @@
-import { AppError } from "@/server/errors";
+import { z } from "zod";
+import { AppError, quote } from "@/server/errors";
 import { searchMessages as searchSql } from "@/server/db/mail-sql";
-import type { SearchMessagesInput } from "@/server/schemas/messages";
+import { defineOperation } from "@/server/operations/define";
+import { timestamp } from "@/server/schemas/common";
+import { searchMessagesInput } from "@/server/schemas/messages";
 import type { ServiceContext } from "../context";
-import { resolveProject } from "../projects/projects";
 import { findAgent } from "../agents/authenticate";
 import { messageBase } from "./views";
-import { optionalAgentViewer, viewerId, type Viewer } from "./viewer";
+import { viewerId, type Viewer } from "./viewer";
 import { normalizeThreadId, parseTimestamp } from "./validation";
 
 const NOTHING_TO_SEARCH = new Set(["*", "**", "***", ".", "..", "...", "?", "??", "???", "and", "or", "not"]);
@@ -42,7 +44,7 @@ export async function searchAs(ctx: ServiceContext, projectId: number, viewer: V
   if (options.sender?.trim()) {
     const project = await ctx.db.project.findUniqueOrThrow({ where: { id: projectId } });
     const sender = await findAgent(ctx.db, project, options.sender);
-    if (!sender) throw new AppError("NOT_FOUND", `Sender '${options.sender.trim()}' not found in project '${project.slug}'.`, { field: "sender" });
+    if (!sender) throw new AppError("NOT_FOUND", `Sender '${quote(options.sender.trim())}' not found in project '${project.slug}'.`, { field: "sender" });
     senderId = sender.id;
   }
   const rows = await searchSql(ctx.db, {
@@ -75,17 +77,40 @@ export async function searchAs(ctx: ServiceContext, projectId: number, viewer: V
   });
 }
 
+export const searchHitsOutput = z.array(
+  z.looseObject({
+    id: z.number().int(),
+    subject: z.string(),
+    importance: z.string(),
+    ack_required: z.boolean(),
+    created_ts: timestamp,
+    thread_id: z.string().nullable(),
+    topic: z.string().nullable(),
+    from: z.string(),
+    rank: z.number(),
+    snippet: z.string(),
+  }),
+);
+
 /** search_messages: ranked full-text hits among the messages the viewer can see. */
-export async function searchMessages(ctx: ServiceContext, input: SearchMessagesInput) {
-  const project = await resolveProject(ctx.db, input.project_key);
-  const viewer = await optionalAgentViewer(ctx, project, input.agent_name, input.registration_token, "search_messages");
-  return searchAs(ctx, project.id, viewer, {
-    query: input.query,
-    limit: input.limit,
-    sender: input.sender,
-    threadId: input.thread_id,
-    importance: input.importance,
-    since: input.since_ts,
-    until: input.until_ts,
-  });
-}
+export const searchMessages = defineOperation({
+  name: "search_messages",
+  description: "Full-text search of mail you can see, best match first, with highlighted snippets.",
+  input: searchMessagesInput,
+  output: searchHitsOutput,
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: { agentOptional: true },
+  tool: { profile: "core", title: "Search messages" },
+  handler: (ctx, input) =>
+    searchAs(ctx, ctx.project.id, { kind: "agent", agent: ctx.agent }, {
+      query: input.query,
+      limit: input.limit,
+      sender: input.sender,
+      threadId: input.thread_id,
+      importance: input.importance,
+      since: input.since_ts,
+      until: input.until_ts,
+    }),
+});

@@ -1,16 +1,30 @@
 import { AppError } from "@/server/errors";
 import type { SendMessageInput } from "@/server/schemas/messages";
-import type { ServiceContext } from "../context";
-import { resolveProject } from "../projects/projects";
+import type { AgentContext } from "../context";
+import { defineOperation } from "@/server/operations/define";
+import { sendMessageInput, sendResultOutput } from "@/server/schemas/messages";
 import { deliver, replayIdempotent, type SendResult } from "./deliver";
 import type { RoutedDelivery } from "./routing";
-import { agentViewer } from "./viewer";
 import { asNameList, normalizeThreadId, normalizeTopic, truncateSubject } from "./validation";
 
 const BROADCAST_WINDOW_MS = 30 * 24 * 3600 * 1000;
 
-export async function sendMessage(ctx: ServiceContext, input: SendMessageInput): Promise<SendResult> {
-  const project = await resolveProject(ctx.db, input.project_key);
+export const sendMessage = defineOperation({
+  name: "send_message",
+  description:
+    "Send Markdown mail to agents (to/cc/bcc, or broadcast). Needs sender_token. Returns {deliveries:[{project, payload}], count}. Pass idempotency_key to make retries safe.",
+  input: sendMessageInput,
+  output: sendResultOutput,
+  permission: "write",
+  kind: "mutation",
+  scope: "agent",
+  fields: { agent: "sender_name", token: "sender_token" },
+  tool: { profile: "core", title: "Send message" },
+  handler: send,
+});
+
+async function send(ctx: AgentContext, input: SendMessageInput): Promise<SendResult> {
+  const { project, agent: sender } = ctx;
   const topic = normalizeTopic(input.topic);
   const lists = { to: asNameList(input.to), cc: asNameList(input.cc), bcc: asNameList(input.bcc) };
   if (input.broadcast && lists.to.length) {
@@ -27,7 +41,6 @@ export async function sendMessage(ctx: ServiceContext, input: SendMessageInput):
     });
   }
   const threadId = normalizeThreadId(input.thread_id);
-  const { agent: sender } = await agentViewer(ctx, project, input.sender_name, input.sender_token, "send_message", "sender_token");
 
   if (input.idempotency_key) {
     const replay = await replayIdempotent(ctx, sender, input.idempotency_key, "send_message");

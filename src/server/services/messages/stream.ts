@@ -3,8 +3,9 @@ import { visibleMessages } from "@/server/db/mail-sql";
 import type { MailEvent } from "@/server/events/bus";
 import type { ServiceContext } from "../context";
 import { isoTs } from "../format";
+import { actingAgent } from "../agents/authenticate";
 import { resolveProject } from "../projects/projects";
-import { agentViewer, operatorViewer, viewerId, type Viewer } from "./viewer";
+import { operatorViewer, viewerId, type Viewer } from "./viewer";
 
 export interface StreamRequest {
   project_key: string;
@@ -24,9 +25,15 @@ export interface StreamEvent {
 export async function* mailEvents(ctx: ServiceContext, request: StreamRequest, signal: AbortSignal): AsyncGenerator<StreamEvent> {
   const events = ctx.events;
   if (!events) throw new AppError("INTERNAL_ERROR", "The event stream needs the event bus.");
-  const project = await resolveProject(ctx.db, request.project_key);
+  const project = await resolveProject(ctx, request.project_key, "project");
   const viewer: Viewer = request.agent_name?.trim()
-    ? await agentViewer(ctx, project, request.agent_name, request.agent_token, "The events stream", "agent_token")
+    ? {
+        kind: "agent",
+        agent: await actingAgent(
+          { ...ctx, project },
+          { action: "The events stream", name: request.agent_name, token: request.agent_token, nameField: "agent", tokenField: "agent_token", optional: false },
+        ),
+      }
     : operatorViewer(ctx);
   const agentId = viewerId(viewer);
 

@@ -1,23 +1,54 @@
+import { z } from "zod";
 import type { MessageSummary } from "@/generated/prisma/client";
 import { visibleMessages } from "@/server/db/mail-sql";
-import type { FetchSummaryInput, SummarizeRecentInput, SummarizeThreadInput } from "@/server/schemas/messages";
-import type { ServiceContext } from "../context";
+import { AppError } from "@/server/errors";
+import { defineOperation } from "@/server/operations/define";
+import { timestamp } from "@/server/schemas/common";
+import {
+  fetchSummaryInput,
+  summarizeRecentInput,
+  summarizeThreadInput,
+  type SummarizeRecentInput,
+  type SummarizeThreadInput,
+} from "@/server/schemas/messages";
+import type { AgentContext } from "../context";
 import { isoTs } from "../format";
-import { resolveProject } from "../projects/projects";
 import { refineSummary } from "./llm";
 import { summarize, type SummarySource } from "./summary-heuristics";
 import { threadMessages } from "./threads";
-import { agentViewer, optionalAgentViewer } from "./viewer";
+import type { Viewer } from "./viewer";
 
 function sources(messages: { id: number; subject: string; body_md?: string; from: string; created_ts: string }[]): SummarySource[] {
   return messages.map((message) => ({ ...message, body_md: message.body_md ?? "" }));
 }
 
+/** Threads one summarize_thread call may cover: each costs a query and a summary. */
+export const MAX_THREADS_PER_SUMMARY = 20;
+
 /** summarize_thread: one thread → {thread_id, summary, examples}; several → per-thread + aggregate. */
-export async function summarizeThread(ctx: ServiceContext, input: SummarizeThreadInput) {
-  const project = await resolveProject(ctx.db, input.project_key);
-  const viewer = await optionalAgentViewer(ctx, project, input.agent_name, input.registration_token, "summarize_thread");
+export const summarizeThread = defineOperation({
+  name: "summarize_thread",
+  description: "Summarise one thread, or several (comma-separated ids): participants, key points, action items, mentions.",
+  input: summarizeThreadInput,
+  output: z.union([
+    z.looseObject({ thread_id: z.string(), summary: z.looseObject({}), examples: z.array(z.unknown()) }),
+    z.looseObject({ threads: z.array(z.looseObject({ thread_id: z.string(), summary: z.looseObject({}) })), aggregate: z.looseObject({}) }),
+  ]),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: { agentOptional: true },
+  tool: { profile: "extended", title: "Summarize thread" },
+  handler: summarizeThreads,
+});
+
+async function summarizeThreads(ctx: AgentContext, input: SummarizeThreadInput) {
+  const { project } = ctx;
+  const viewer: Viewer = { kind: "agent", agent: ctx.agent };
   const ids = [...new Set(input.thread_id.split(",").map((id) => id.trim()).filter(Boolean))];
+  if (ids.length > MAX_THREADS_PER_SUMMARY) {
+    throw new AppError("INVALID_ARGUMENT", `thread_id names ${ids.length} threads; at most ${MAX_THREADS_PER_SUMMARY} per call.`, { field: "thread_id" });
+  }
   const useLlm = input.llm_mode && ctx.config.llm !== undefined;
 
   if (ids.length === 1) {
@@ -72,6 +103,17 @@ function summaryView(row: MessageSummary) {
   };
 }
 
+const summaryOutput = z.looseObject({
+  summary_text: z.string(),
+  start_ts: timestamp,
+  end_ts: timestamp,
+  source_message_count: z.number().int(),
+  source_thread_ids: z.array(z.unknown()),
+  llm_model: z.string().nullable(),
+  cost_usd: z.number().nullable(),
+  created_ts: timestamp,
+});
+
 const CACHE_TOLERANCE_MS = 5 * 60_000;
 const MAX_RECENT = 500;
 
@@ -80,9 +122,20 @@ const MAX_RECENT = 500;
  * and stored. Unlike upstream it needs the agent's token and never reads other agents' mail;
  * stored summaries are kept per agent.
  */
-export async function summarizeRecent(ctx: ServiceContext, input: SummarizeRecentInput) {
-  const project = await resolveProject(ctx.db, input.project_key);
-  const { agent } = await agentViewer(ctx, project, input.agent_name, input.registration_token, "summarize_recent");
+export const summarizeRecent = defineOperation({
+  name: "summarize_recent",
+  description: "Summarise your visible mail of the last since_hours across threads; stored for fetch_summary.",
+  input: summarizeRecentInput,
+  output: summaryOutput.extend({ id: z.number().int().nullable(), cached: z.boolean() }),
+  permission: "write",
+  kind: "mutation",
+  scope: "agent",
+  tool: { profile: "extended", title: "Summarize recent" },
+  handler: summarizeWindow,
+});
+
+async function summarizeWindow(ctx: AgentContext, input: SummarizeRecentInput) {
+  const { project, agent } = ctx;
   const end = new Date();
   const start = new Date(end.getTime() - input.since_hours * 3600_000);
   const cached = await ctx.db.messageSummary.findFirst({
@@ -157,13 +210,21 @@ export async function summarizeRecent(ctx: ServiceContext, input: SummarizeRecen
 }
 
 /** fetch_summary: the caller's stored summaries whose window ended within since_hours, newest first. */
-export async function fetchSummary(ctx: ServiceContext, input: FetchSummaryInput) {
-  const project = await resolveProject(ctx.db, input.project_key);
-  const { agent } = await agentViewer(ctx, project, input.agent_name, input.registration_token, "fetch_summary");
-  const rows = await ctx.db.messageSummary.findMany({
-    where: { projectId: project.id, agentId: agent.id, endTs: { gte: new Date(Date.now() - input.since_hours * 3600_000) } },
-    orderBy: [{ endTs: "desc" }, { id: "desc" }],
-    take: input.limit,
-  });
-  return rows.map(summaryView);
-}
+export const fetchSummary = defineOperation({
+  name: "fetch_summary",
+  description: "Your stored summaries whose window ended in the last since_hours, newest first.",
+  input: fetchSummaryInput,
+  output: z.array(summaryOutput),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  tool: { profile: "extended", title: "Fetch summaries" },
+  async handler(ctx, input) {
+    const rows = await ctx.db.messageSummary.findMany({
+      where: { projectId: ctx.project.id, agentId: ctx.agent.id, endTs: { gte: new Date(Date.now() - input.since_hours * 3600_000) } },
+      orderBy: [{ endTs: "desc" }, { id: "desc" }],
+      take: input.limit,
+    });
+    return rows.map(summaryView);
+  },
+});

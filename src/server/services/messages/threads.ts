@@ -1,11 +1,13 @@
+import { z } from "zod";
 import type { Project } from "@/generated/prisma/client";
 import { AppError } from "@/server/errors";
 import { recipientsOf, visibleMessages } from "@/server/db/mail-sql";
-import type { FetchTopicInput } from "@/server/schemas/messages";
+import { defineOperation } from "@/server/operations/define";
+import { messageWithRecipientsOutput } from "@/server/schemas/common";
+import { fetchTopicInput, messageResourceInput, messagesWithRecipientsOutput, threadResourceInput } from "@/server/schemas/messages";
 import type { ServiceContext } from "../context";
-import { resolveProject } from "../projects/projects";
 import { messageBase, withRecipients } from "./views";
-import { groupByMessage, optionalAgentViewer, recipientLists, viewerId, type Viewer } from "./viewer";
+import { groupByMessage, recipientLists, viewerId, type Viewer } from "./viewer";
 import { clampLimit, normalizeThreadId, parseTimestamp } from "./validation";
 
 const THREAD_LIMIT = 1000;
@@ -46,52 +48,66 @@ export async function readMessage(ctx: ServiceContext, project: Project, viewer:
   };
 }
 
-function viewerParams(query: URLSearchParams, resource: string) {
-  const projectKey = query.get("project");
-  if (!projectKey) throw new AppError("INVALID_ARGUMENT", `project parameter is required for ${resource} resource.`, { field: "project" });
-  return { projectKey, agent: query.get("agent"), token: query.get("agent_token") };
-}
+const viewerFields = { project: "project", agent: "agent", token: "agent_token", agentOptional: true } as const;
 
 /** resource://message/{id}?project=…&agent=…&agent_token=… */
-export async function messageResource(ctx: ServiceContext, id: string, query: URLSearchParams) {
-  const { projectKey, agent, token } = viewerParams(query, "message");
-  const messageId = Number(id);
-  if (!Number.isInteger(messageId) || messageId < 1) throw new AppError("INVALID_ARGUMENT", `Invalid message id '${id}'.`, { field: "message_id" });
-  const project = await resolveProject(ctx.db, projectKey);
-  const viewer = await optionalAgentViewer(ctx, project, agent, token, "resource://message");
-  return readMessage(ctx, project, viewer, messageId);
-}
+export const messageResource = defineOperation({
+  name: "resource://message",
+  description: "One message with body, if visible to the agent. Query: project, agent, agent_token.",
+  input: messageResourceInput,
+  output: messageWithRecipientsOutput,
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: viewerFields,
+  resource: "resource://message/{message_id}",
+  handler: (ctx, input) => readMessage(ctx, ctx.project, { kind: "agent", agent: ctx.agent }, input.message_id),
+});
 
 /** resource://thread/{id}?project=…&agent=…&agent_token=…&include_bodies=… */
-export async function threadResource(ctx: ServiceContext, id: string, query: URLSearchParams) {
-  const { projectKey, agent, token } = viewerParams(query, "thread");
-  const project = await resolveProject(ctx.db, projectKey);
-  const viewer = await optionalAgentViewer(ctx, project, agent, token, "resource://thread");
-  const includeBodies = ["1", "true", "yes"].includes((query.get("include_bodies") ?? "true").toLowerCase());
-  const { threadId, messages } = await threadMessages(ctx, project, viewer, id, includeBodies);
-  return { project: project.humanKey, thread_id: threadId, messages };
-}
+export const threadResource = defineOperation({
+  name: "resource://thread",
+  description: "A thread's visible messages, oldest first. Query: project, agent, agent_token, include_bodies.",
+  input: threadResourceInput,
+  output: z.strictObject({ project: z.string(), thread_id: z.string(), messages: messagesWithRecipientsOutput }),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: viewerFields,
+  resource: "resource://thread/{thread_id}",
+  async handler(ctx, input) {
+    const { threadId, messages } = await threadMessages(ctx, ctx.project, { kind: "agent", agent: ctx.agent }, input.thread_id, input.include_bodies);
+    return { project: ctx.project.humanKey, thread_id: threadId, messages };
+  },
+});
 
 /** fetch_topic: visible messages tagged with the topic (case-insensitive), newest first. */
-export async function fetchTopic(ctx: ServiceContext, input: FetchTopicInput) {
-  const topic = input.topic_name.trim();
-  if (!topic) throw new AppError("INVALID_ARGUMENT", "topic_name must not be blank.", { field: "topic_name" });
-  const project = await resolveProject(ctx.db, input.project_key);
-  const limit = Math.min(Math.max(input.limit, 1), 1000);
-  const since = parseTimestamp(input.since_ts);
-  const viewer = await optionalAgentViewer(ctx, project, input.agent_name, input.registration_token, "fetch_topic");
-  const rows = await visibleMessages(ctx.db, {
-    projectId: project.id,
-    viewerId: viewer.agent.id,
-    topic,
-    since,
-    includeBodies: input.include_bodies,
-    limit: clampLimit(limit),
-    order: "desc",
-  });
-  const recipients = groupByMessage(await recipientsOf(ctx.db, rows.map((row) => row.id)));
-  return rows.map((row) =>
-    withRecipients(messageBase(row, input.include_bodies), recipientLists(recipients.get(row.id) ?? [], row.sender_id, viewer)),
-  );
-}
-
+export const fetchTopic = defineOperation({
+  name: "fetch_topic",
+  description: "Messages tagged with a topic that you can see, newest first.",
+  input: fetchTopicInput,
+  output: messagesWithRecipientsOutput,
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: { agentOptional: true },
+  tool: { profile: "extended", title: "Fetch topic" },
+  async handler(ctx, input) {
+    const topic = input.topic_name.trim();
+    if (!topic) throw new AppError("INVALID_ARGUMENT", "topic_name must not be blank.", { field: "topic_name" });
+    const viewer: Viewer = { kind: "agent", agent: ctx.agent };
+    const rows = await visibleMessages(ctx.db, {
+      projectId: ctx.project.id,
+      viewerId: ctx.agent.id,
+      topic,
+      since: parseTimestamp(input.since_ts),
+      includeBodies: input.include_bodies,
+      limit: clampLimit(Math.min(Math.max(input.limit, 1), 1000)),
+      order: "desc",
+    });
+    const recipients = groupByMessage(await recipientsOf(ctx.db, rows.map((row) => row.id)));
+    return rows.map((row) =>
+      withRecipients(messageBase(row, input.include_bodies), recipientLists(recipients.get(row.id) ?? [], row.sender_id, viewer)),
+    );
+  },
+});

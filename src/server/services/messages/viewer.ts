@@ -1,49 +1,14 @@
-import type { Agent, Project } from "@/generated/prisma/client";
+import type { Agent } from "@/generated/prisma/client";
 import { hasRole } from "@/server/auth/actor";
 import { AppError } from "@/server/errors";
 import type { RecipientRow } from "@/server/db/mail-sql";
 import type { ServiceContext } from "../context";
-import { authenticateAgent, requireAgent } from "../agents/authenticate";
 
 /** Whose eyes a read goes through: an authenticated agent sees its own mail only. */
 export type Viewer = { kind: "agent"; agent: Agent } | { kind: "operator" };
 
 export function viewerId(viewer: Viewer): number | null {
   return viewer.kind === "agent" ? viewer.agent.id : null;
-}
-
-/** The named agent, proven by its token (or a credential bound to it). */
-export async function agentViewer(
-  ctx: ServiceContext,
-  project: Project,
-  name: string,
-  token: string | null | undefined,
-  action: string,
-  tokenParam = "registration_token",
-): Promise<Viewer & { kind: "agent" }> {
-  const agent = await requireAgent(ctx.db, project, name);
-  authenticateAgent(ctx, agent, token, { action, tokenParam });
-  return { kind: "agent", agent };
-}
-
-/** Viewer tools take an optional agent: without one, a credential bound to an agent of the project. */
-export async function optionalAgentViewer(
-  ctx: ServiceContext,
-  project: Project,
-  name: string | null | undefined,
-  token: string | null | undefined,
-  action: string,
-): Promise<Viewer & { kind: "agent" }> {
-  if (name?.trim()) return agentViewer(ctx, project, name, token, action);
-  const bound = ctx.actor.agent;
-  if (bound && bound.projectId === project.id) {
-    return { kind: "agent", agent: await requireAgent(ctx.db, project, bound.name) };
-  }
-  throw new AppError(
-    "AUTHENTICATION_REQUIRED",
-    `${action} requires agent_name and registration_token: results only cover mail visible to that agent.`,
-    { field: "agent_name" },
-  );
 }
 
 /** The human overseer's view of a whole project (dashboard); needs the admin role. */

@@ -1,11 +1,12 @@
+import { z } from "zod";
 import { AppError } from "@/server/errors";
 import { recipientMessages } from "@/server/db/mail-sql";
 import { waitForEvent, type MailEvent } from "@/server/events/bus";
-import type { WaitForMailInput } from "@/server/schemas/messages";
-import type { ServiceContext } from "../context";
-import { resolveProject } from "../projects/projects";
+import { defineOperation } from "@/server/operations/define";
+import { inboxItemOutput } from "@/server/schemas/common";
+import { waitForMailInput, type WaitForMailInput } from "@/server/schemas/messages";
+import type { AgentContext } from "../context";
 import { inboxItem } from "./views";
-import { agentViewer } from "./viewer";
 import { clampLimit } from "./validation";
 
 /**
@@ -13,10 +14,28 @@ import { clampLimit } from "./validation";
  * otherwise blocks until a new message for the agent commits (on this instance or any other
  * sharing the database) or the timeout passes. Saves agents from polling fetch_inbox.
  */
-export async function waitForMail(ctx: ServiceContext, input: WaitForMailInput) {
+export const waitForMail = defineOperation({
+  name: "wait_for_mail",
+  description:
+    "Block until you have mail (unread, or newer than since_id) or timeout_seconds (≤60) pass; returns at once if mail is waiting. Use instead of polling fetch_inbox.",
+  input: waitForMailInput,
+  output: z.strictObject({
+    agent: z.string(),
+    woke: z.enum(["mail", "timeout"]),
+    waited_ms: z.number().int(),
+    count: z.number().int(),
+    messages: z.array(inboxItemOutput),
+  }),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  tool: { profile: "core", title: "Wait for mail" },
+  handler: wait,
+});
+
+async function wait(ctx: AgentContext, input: WaitForMailInput) {
   if (!ctx.events) throw new AppError("INTERNAL_ERROR", "wait_for_mail needs the event bus.");
-  const project = await resolveProject(ctx.db, input.project_key);
-  const { agent } = await agentViewer(ctx, project, input.agent_name, input.registration_token, "wait_for_mail");
+  const { agent } = ctx;
   const limit = clampLimit(input.limit);
   const started = Date.now();
   const query = () =>

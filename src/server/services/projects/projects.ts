@@ -1,9 +1,13 @@
+import { createHash } from "node:crypto";
 import path from "node:path";
 import os from "node:os";
-import { AppError } from "@/server/errors";
-import type { Prisma } from "@/server/db/client";
+import { z } from "zod";
 import type { Project } from "@/generated/prisma/client";
-import type { EnsureProjectInput } from "@/server/schemas/projects";
+import { canAccessProject } from "@/server/auth/actor";
+import { AppError, quote } from "@/server/errors";
+import { defineOperation } from "@/server/operations/define";
+import { noInput, projectOutput } from "@/server/schemas/common";
+import { ensureProjectInput } from "@/server/schemas/projects";
 import type { ServiceContext } from "../context";
 import { isoTs } from "../format";
 import { didYouMean, suggest } from "../similarity";
@@ -27,26 +31,53 @@ export function projectView(project: Project): ProjectView {
   };
 }
 
-/**
- * Creates the project for an absolute path, or returns the one already there. Lookup is by slug
- * only, so two paths with one slug (`/Backend`, `/backend`) share the first project, as upstream.
- */
-export async function ensureProject(ctx: ServiceContext, input: EnsureProjectInput): Promise<ProjectView> {
-  const raw = input.human_key.trim();
-  if (!isAbsoluteKey(raw)) {
-    throw new AppError(
-      "INVALID_ARGUMENT",
-      `human_key must be an absolute directory path (e.g. /data/projects/backend); got '${raw}'.`,
-      { field: "human_key" },
-    );
-  }
-  const humanKey = normalizeHumanKey(raw);
-  const slug = slugify(humanKey);
-  // ON CONFLICT DO NOTHING: concurrent ensure_project calls for one slug meet here, not in a 500.
-  await ctx.db.project.createMany({ data: [{ slug, humanKey }], skipDuplicates: true });
-  const project = await ctx.db.project.findUniqueOrThrow({ where: { slug } });
-  return projectView(project);
+function slugCandidates(humanKey: string): string[] {
+  const base = slugify(humanKey);
+  const digest = createHash("sha256").update(humanKey).digest("hex");
+  return [base, `${base}-${digest.slice(0, 8)}`, `${base}-${digest.slice(0, 16)}`, `${base}-${digest}`];
 }
+
+/**
+ * ensure_project: the project of an absolute path, created on first use. Distinct human keys are
+ * distinct projects: the slug is the key's readable slug, or that slug plus a short hash of the key
+ * when another key already has it (`/x/日本` and `/x/中文` both slugify to `x`).
+ */
+export const ensureProject = defineOperation({
+  name: "ensure_project",
+  description:
+    "Create or fetch the project for a repository's absolute path (idempotent). Returns {id, slug, human_key, created_at}; use slug or human_key as project_key elsewhere.",
+  input: ensureProjectInput,
+  output: projectOutput,
+  permission: "write",
+  kind: "mutation",
+  scope: "global",
+  tool: { profile: "core", title: "Ensure project", idempotent: true },
+  async handler(ctx, input): Promise<ProjectView> {
+    const raw = input.human_key.trim();
+    if (!isAbsoluteKey(raw)) {
+      throw new AppError(
+        "INVALID_ARGUMENT",
+        `human_key must be an absolute directory path (e.g. /data/projects/backend); got '${quote(raw)}'.`,
+        { field: "human_key" },
+      );
+    }
+    const humanKey = normalizeHumanKey(raw);
+    const existing = await ctx.db.project.findUnique({ where: { humanKey } });
+    if (existing) return projectView(checkScope(ctx, existing));
+    const candidates = slugCandidates(humanKey);
+    if (!canAccessProject(ctx.actor, { slug: candidates[0]!, humanKey })) {
+      throw new AppError("FORBIDDEN", `Creating project '${quote(humanKey)}' is outside this credential's project scopes.`, { field: "human_key" });
+    }
+    for (const slug of candidates) {
+      // ON CONFLICT DO NOTHING: concurrent calls for one key meet here, not in a 500; a slug taken
+      // by another key moves on to the next candidate.
+      await ctx.db.project.createMany({ data: [{ slug, humanKey }], skipDuplicates: true });
+      const project = await ctx.db.project.findUnique({ where: { humanKey } });
+      if (project) return projectView(project);
+    }
+    throw new AppError("CONFLICT", `Could not allocate a slug for '${quote(humanKey)}'; try again.`, { field: "human_key" });
+  },
+});
 
 function canonicalIdentifier(value: string): string {
   const expanded = value.startsWith("~") ? path.join(os.homedir(), value.slice(1)) : value;
@@ -55,33 +86,66 @@ function canonicalIdentifier(value: string): string {
   return normalizeHumanKey(isAbsoluteKey(expanded) ? expanded : path.resolve(expanded));
 }
 
-/** Finds a project by slug, human key or path-like identifier; never creates one. */
-export async function resolveProject(db: Prisma, identifier: string): Promise<Project> {
-  const raw = identifier.trim();
-  if (!raw) throw new AppError("INVALID_ARGUMENT", "project_key is required.", { field: "project_key" });
+function checkScope(ctx: ServiceContext, project: Project): Project {
+  if (!canAccessProject(ctx.actor, project)) {
+    throw new AppError("FORBIDDEN", `Project '${project.slug}' is outside this credential's project scopes.`, { field: "project_key" });
+  }
+  return project;
+}
+
+/** A path names the project of its exact normalised human key; Windows paths ignore case, as Windows does. */
+async function findByPath(ctx: ServiceContext, raw: string): Promise<Project | null> {
+  const canonical = canonicalIdentifier(raw);
+  const windows = path.win32.isAbsolute(canonical) && !path.posix.isAbsolute(canonical);
+  if (!windows) return ctx.db.project.findFirst({ where: { humanKey: { in: [canonical, raw] } }, orderBy: { id: "asc" } });
+  // Not Prisma's `mode: "insensitive"`: it compiles to ILIKE, where the backslashes of a Windows path are escapes.
+  const [match] = await ctx.db.$queryRaw<{ id: number }[]>`SELECT id FROM projects WHERE lower(human_key) = lower(${canonical}) ORDER BY id LIMIT 1`;
+  return match ? ctx.db.project.findUnique({ where: { id: match.id } }) : null;
+}
+
+/**
+ * Finds a project by slug, human key or path-like identifier, within the actor's project scopes;
+ * never creates one. A path names a project only by its exact (normalised) human key.
+ */
+export async function resolveProject(ctx: ServiceContext, identifier: string | null | undefined, field = "project_key"): Promise<Project> {
+  const raw = (identifier ?? "").trim();
+  if (!raw) throw new AppError("INVALID_ARGUMENT", `${field} is required.`, { field });
   if (isPlaceholderKey(raw)) {
     throw new AppError(
       "CONFIGURATION_ERROR",
-      `project_key '${raw}' is a placeholder; use the absolute path of your repository or the slug from ensure_project.`,
-      { field: "project_key" },
+      `${field} '${quote(raw)}' is a placeholder; use the absolute path of your repository or the slug from ensure_project.`,
+      { field },
     );
   }
-  const canonical = looksLikePath(raw) ? canonicalIdentifier(raw) : raw;
-  const project = await db.project.findFirst({
-    where: { OR: [{ slug: slugify(canonical) }, { humanKey: canonical }, { humanKey: raw }] },
-    orderBy: { id: "asc" },
-  });
-  if (project) return project;
-  const known = await db.project.findMany({ select: { slug: true, humanKey: true }, take: 500 });
+  const project = looksLikePath(raw)
+    ? await findByPath(ctx, raw)
+    : await ctx.db.project.findFirst({
+        where: { OR: [{ slug: raw }, { slug: slugify(raw) }, { humanKey: raw }] },
+        orderBy: { id: "asc" },
+      });
+  if (project) return checkScope(ctx, project);
+  const known = (await ctx.db.project.findMany({ select: { slug: true, humanKey: true }, orderBy: { id: "asc" }, take: 500 })).filter(
+    (candidate) => canAccessProject(ctx.actor, candidate),
+  );
   const hint = didYouMean(suggest(raw, known.flatMap((p) => [p.slug, p.humanKey])));
   throw new AppError(
     "NOT_FOUND",
-    `Project '${raw}' not found. Create it first with ensure_project(human_key=<absolute path>).${hint}`,
-    { field: "project_key" },
+    `Project '${quote(raw)}' not found. Create it first with ensure_project(human_key=<absolute path>).${hint}`,
+    { field },
   );
 }
 
-export async function listProjects(ctx: ServiceContext): Promise<ProjectView[]> {
-  const projects = await ctx.db.project.findMany({ orderBy: { id: "asc" } });
-  return projects.map(projectView);
-}
+export const listProjects = defineOperation({
+  name: "resource://projects",
+  description: "All projects, oldest first.",
+  input: noInput,
+  output: z.array(projectOutput),
+  permission: "read",
+  kind: "query",
+  scope: "global",
+  resource: "resource://projects",
+  async handler(ctx): Promise<ProjectView[]> {
+    const projects = await ctx.db.project.findMany({ orderBy: { id: "asc" } });
+    return projects.filter((project) => canAccessProject(ctx.actor, project)).map(projectView);
+  },
+});

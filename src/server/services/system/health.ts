@@ -1,28 +1,42 @@
-import type { ServiceContext } from "../context";
+import { z } from "zod";
+import { defineOperation } from "@/server/operations/define";
+import { noInput } from "@/server/schemas/common";
+import { healthCheckInput } from "@/server/schemas/projects";
 
-export interface HealthCheck {
-  status: "ok";
-  environment: string;
-  http_host: string;
-  http_port: number;
-  database_url: string;
-}
-
-/** health_check: readiness echo of the configuration (the password in the database URL is redacted). */
-export function healthCheck(ctx: Pick<ServiceContext, "config">): HealthCheck {
-  return {
-    status: "ok",
+export const healthCheck = defineOperation({
+  name: "health_check",
+  description: "Server status and configuration echo. Call first to confirm Mailroom is reachable.",
+  input: healthCheckInput,
+  output: z.strictObject({ status: z.literal("ok"), environment: z.string(), http_host: z.string(), http_port: z.number().int(), database_url: z.string() }),
+  permission: "read",
+  kind: "query",
+  scope: "global",
+  tool: { profile: "core", title: "Health check" },
+  handler: (ctx) => ({
+    status: "ok" as const,
     environment: ctx.config.environment,
     http_host: ctx.config.httpHost,
     http_port: ctx.config.httpPort,
     database_url: ctx.config.databaseLabel,
-  };
-}
+  }),
+});
 
-export function environmentResource(ctx: Pick<ServiceContext, "config">) {
-  return {
+export const environmentResource = defineOperation({
+  name: "resource://config/environment",
+  description: "Server environment, database (password redacted) and MCP endpoint.",
+  input: noInput,
+  output: z.strictObject({
+    environment: z.string(),
+    database_url: z.string(),
+    http: z.strictObject({ host: z.string(), port: z.number().int(), path: z.string() }),
+  }),
+  permission: "read",
+  kind: "query",
+  scope: "global",
+  resource: "resource://config/environment",
+  handler: (ctx) => ({
     environment: ctx.config.environment,
     database_url: ctx.config.databaseLabel,
     http: { host: ctx.config.httpHost, port: ctx.config.httpPort, path: ctx.config.mcpPath },
-  };
-}
+  }),
+});
