@@ -16,18 +16,27 @@ const t = initTRPC.context<TrpcContext>().create({
   errorFormatter({ shape, error }) {
     const cause = error.cause;
     const appCode = cause instanceof AppError ? cause.code : undefined;
-    // The body parser's own text (and any stack) stays in the server.
-    const message = error.code === "PARSE_ERROR" ? "The request body is not valid JSON." : shape.message;
-    return { ...shape, message, data: { ...shape.data, appCode, stack: undefined } };
+    // A body that is not JSON is the caller's mistake; the parser's own text (and any stack) stays in the server.
+    const malformed = isMalformedBody(error);
+    return {
+      ...shape,
+      ...(malformed ? { code: -32700 as const, message: "The request body is not valid JSON." } : {}),
+      data: { ...shape.data, ...(malformed ? { code: "PARSE_ERROR" as const, httpStatus: 400 } : {}), appCode, stack: undefined },
+    };
   },
 });
 
 export const router = t.router;
 
+/** A request body that is not JSON: tRPC reports it as an internal error caused by the parser's SyntaxError. */
+export function isMalformedBody(error: TRPCError): boolean {
+  return error.code === "PARSE_ERROR" || error.cause instanceof SyntaxError;
+}
+
 /** Maps service errors to tRPC codes once; unknown errors never leak their text. */
 const errorMapping = t.middleware(async ({ next, path }) => {
   const result = await next();
-  if (!result.ok && result.error.code !== "PARSE_ERROR") {
+  if (!result.ok && !isMalformedBody(result.error)) {
     const appError = toAppError(result.error.cause ?? result.error);
     if (appError.code === "INTERNAL_ERROR") console.error(`[trpc] ${path} failed:`, result.error.cause ?? result.error);
     throw new TRPCError({ code: appError.trpcCode, message: appError.message, cause: appError });

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { checkPayload } from "@/mcp/jsonrpc";
 import { serveMcp, type ToolProfile } from "@/mcp/server";
 import { appRouter } from "@/server/api/root";
+import { isMalformedBody } from "@/server/api/trpc";
 import type { Actor } from "@/server/auth/actor";
 import { resolveActor as resolveRequestActor } from "@/server/auth/resolve-actor";
 import type { Database } from "@/server/db/client";
@@ -130,8 +131,9 @@ export function createHandlers(deps: HandlerDeps) {
             throw new TRPCError({ code: appError.trpcCode, message: appError.message });
           }
         },
+        responseMeta: ({ errors }) => (errors.some(isMalformedBody) ? { status: 400 } : {}),
         onError: ({ error, path }) => {
-          if (error.code === "INTERNAL_SERVER_ERROR" && !(error.cause instanceof AppError)) {
+          if (error.code === "INTERNAL_SERVER_ERROR" && !(error.cause instanceof AppError) && !isMalformedBody(error)) {
             console.error(`[trpc] ${path ?? "?"} failed:`, error.cause ?? error);
           }
         },

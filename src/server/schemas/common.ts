@@ -67,22 +67,17 @@ export function parseFlag(text: string): boolean | undefined {
   return undefined;
 }
 
-export const queryFlag = z.union([
-  z.boolean(),
-  z
-    .string()
-    .max(8)
-    .transform((text, ctx) => {
-      const value = parseFlag(text);
-      if (value === undefined) ctx.addIssue({ code: "custom", message: "must be true or false (1/0, yes/no and on/off also work)" });
-      return value ?? false;
-    }),
-]);
+export const queryFlag = z.union([z.boolean(), z.string().max(8)]).transform((value, ctx) => {
+  if (typeof value === "boolean") return value;
+  const flag = parseFlag(value);
+  if (flag === undefined) ctx.addIssue({ code: "custom", message: "must be true or false (1/0, yes/no and on/off also work)" });
+  return flag ?? false;
+});
 
 /** A whole number given as a number or as decimal text. */
 export const queryInt = (min: number, max: number) =>
   z
-    .union([z.number(), z.string().max(11).regex(/^-?\d+$/, "must be a whole number").transform(Number)])
+    .union([z.number().int().min(min).max(max), z.string().max(11).regex(/^-?\d+$/, "must be a whole number").transform(Number)])
     .pipe(z.number().int().min(min).max(max));
 
 // ----- result contracts (checked against real results by tests/integration/operation-contracts) -----

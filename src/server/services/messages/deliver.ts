@@ -1,5 +1,5 @@
 import type { Agent, Project } from "@/generated/prisma/client";
-import { AppError, isUniqueViolation } from "@/server/errors";
+import { AppError, isUniqueViolation, quote } from "@/server/errors";
 import { insertMessages, recipientsOf, visibleMessages } from "@/server/db/mail-sql";
 import type { ServiceContext } from "../context";
 import { isoTs } from "../format";
@@ -57,7 +57,7 @@ export async function replayIdempotent(ctx: ServiceContext, sender: Agent, key: 
   const record = await ctx.db.idempotencyKey.findUnique({ where: { senderId_key: { senderId: sender.id, key } } });
   if (!record) return undefined;
   if (record.tool !== tool) {
-    throw new AppError("INVALID_ARGUMENT", `idempotency_key '${key}' was already used by ${record.tool}; use a new key for ${tool}.`, {
+    throw new AppError("INVALID_ARGUMENT", `idempotency_key '${quote(key)}' was already used by ${record.tool}; use a new key for ${tool}.`, {
       field: "idempotency_key",
     });
   }

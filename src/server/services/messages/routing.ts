@@ -1,5 +1,5 @@
 import type { Agent, Project } from "@/generated/prisma/client";
-import { AppError } from "@/server/errors";
+import { AppError, quote } from "@/server/errors";
 import type { ServiceContext } from "../context";
 import { detectNameMistake, sanitizeAgentName } from "../agents/names";
 import { resolveProject } from "../projects/projects";
@@ -125,6 +125,9 @@ export async function routeRecipients(
   return [...deliveries.values()].sort((a, b) => Number(b.project.id === senderProject.id) - Number(a.project.id === senderProject.id));
 }
 
+/** Unresolved recipients an error names (and suggests alternatives for). */
+const MAX_REPORTED = 5;
+
 async function throwUnresolved(ctx: ServiceContext, project: Project, unresolved: string[]): Promise<never> {
   for (const raw of unresolved) {
     // `bob@x.com` parses as Name@project; when no such project exists, judge the whole string
@@ -132,14 +135,16 @@ async function throwUnresolved(ctx: ServiceContext, project: Project, unresolved
     const address = parseAddress(raw);
     const whole = address.projectIdent !== undefined && !raw.startsWith("project:") ? detectNameMistake(raw) : undefined;
     const mistake = whole ?? detectNameMistake(address.name);
-    if (mistake) throw new AppError(mistake.type, mistake.message, { recipient: raw });
+    if (mistake) throw new AppError(mistake.type, mistake.message, { recipient: quote(raw) });
   }
+  // Suggestions cost an edit distance per known name: a few unresolved names are enough to help.
+  const shown = unresolved.slice(0, MAX_REPORTED);
   const names = await ctx.db.agent.findMany({ where: { projectId: project.id }, select: { name: true }, take: 1000 });
-  const hints = unresolved.flatMap((raw) => suggest(parseAddress(raw).name, names.map((n) => n.name), 2));
+  const hints = shown.flatMap((raw) => suggest(parseAddress(raw).name, names.map((n) => n.name), 2));
   throw new AppError(
     "RECIPIENT_NOT_FOUND",
-    `Unable to send message: recipients ${unresolved.join(", ")} are not registered in project '${project.slug}' ` +
+    `Unable to send message: recipients ${quote(unresolved.join(", "))} are not registered in project '${project.slug}' ` +
       `(and no approved contact link reaches them). Use resource://agents/${project.slug} to list agents.${didYouMean([...new Set(hints)])}`,
-    { recipients: unresolved },
+    { recipients: shown.map(quote) },
   );
 }

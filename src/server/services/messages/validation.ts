@@ -1,4 +1,4 @@
-import { AppError } from "@/server/errors";
+import { AppError, quote } from "@/server/errors";
 
 // Argument rules shared by the mail tools, with mcp_agent_mail's error types.
 
@@ -12,7 +12,7 @@ export function normalizeThreadId(value: string | null | undefined, field = "thr
   if (!THREAD_ID.test(candidate)) {
     throw new AppError(
       "INVALID_THREAD_ID",
-      `Invalid ${field} '${candidate}': use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. FEAT-123).`,
+      `Invalid ${field} '${quote(candidate)}': use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. FEAT-123).`,
       { field },
     );
   }
@@ -25,7 +25,7 @@ export function normalizeTopic(value: string | null | undefined, field = "topic"
   if (!TOPIC.test(candidate)) {
     throw new AppError(
       "INVALID_TOPIC",
-      `Invalid ${field} '${value}': use 1-64 letters, digits, '_' or '-' (no spaces), e.g. architecture.`,
+      `Invalid ${field} '${quote(value)}': use 1-64 letters, digits, '_' or '-' (no spaces), e.g. architecture.`,
       { field },
     );
   }
@@ -38,12 +38,12 @@ export function parseTimestamp(value: string | null | undefined, field = "since_
   if (!candidate) return null;
   const iso = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
   if (!iso.test(candidate)) {
-    throw new AppError("INVALID_TIMESTAMP", `Invalid ${field} '${candidate}': expected ISO-8601 such as 2026-01-31T12:00:00Z.`, { field });
+    throw new AppError("INVALID_TIMESTAMP", `Invalid ${field} '${quote(candidate)}': expected ISO-8601 such as 2026-01-31T12:00:00Z.`, { field });
   }
   const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(candidate);
   const date = new Date(hasZone ? candidate.replace(" ", "T") : `${candidate.replace(" ", "T")}Z`);
   if (Number.isNaN(date.getTime()) || !isCalendarDate(candidate)) {
-    throw new AppError("INVALID_TIMESTAMP", `Invalid ${field} '${candidate}': not a real date.`, { field });
+    throw new AppError("INVALID_TIMESTAMP", `Invalid ${field} '${quote(candidate)}': not a real date.`, { field });
   }
   return date;
 }
