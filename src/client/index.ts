@@ -1,4 +1,5 @@
 import { createTRPCClient, httpBatchLink } from "@trpc/client";
+import { TRPC_MAX_BATCH } from "@/lib/limits";
 import type { AppRouter } from "@/server/api/root";
 
 export type { AppRouter };
@@ -16,6 +17,7 @@ export function createMailroomClient({ url, token }: MailroomClientOptions) {
     links: [
       httpBatchLink({
         url: new URL("/api/trpc", url).toString(),
+        maxItems: TRPC_MAX_BATCH,
         headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
       }),
     ],

@@ -2,6 +2,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { TRPC_MAX_BATCH } from "@/lib/limits";
 import { toolOperations } from "@/mcp/catalog";
 import { BATCHLESS_SINCE, MAX_BATCH } from "@/mcp/jsonrpc";
 import { QUOTE_MAX } from "@/server/errors";
@@ -287,6 +288,19 @@ describe("huge strings", () => {
 });
 
 describe("tRPC", () => {
+  it(`answers a batch of more than ${TRPC_MAX_BATCH} calls with 400, and serves one within the limit`, async () => {
+    const batch = (size: number) => {
+      const url = new URL(`/api/trpc/${Array.from({ length: size }, () => "system.health").join(",")}`, server.url);
+      url.searchParams.set("batch", "1");
+      url.searchParams.set("input", JSON.stringify(Object.fromEntries(Array.from({ length: size }, (_, index) => [index, {}]))));
+      return fetch(url);
+    };
+    expect((await batch(100)).status).toBe(400);
+    const fine = await batch(TRPC_MAX_BATCH);
+    expect(fine.status).toBe(200);
+    expect(((await fine.json()) as unknown[]).length).toBe(TRPC_MAX_BATCH);
+  });
+
   it("answers a malformed JSON body with 400, without the parser's text", async () => {
     const response = await fetch(new URL("/api/trpc/projects.ensure", server.url), {
       method: "POST",

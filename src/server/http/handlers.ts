@@ -1,6 +1,7 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { TRPC_MAX_BATCH } from "@/lib/limits";
 import { checkPayload } from "@/mcp/jsonrpc";
 import { serveMcp, type ToolProfile } from "@/mcp/server";
 import { appRouter } from "@/server/api/root";
@@ -122,6 +123,7 @@ export function createHandlers(deps: HandlerDeps) {
         endpoint: "/api/trpc",
         req: request,
         router: appRouter,
+        maxBatchSize: TRPC_MAX_BATCH,
         createContext: async () => {
           try {
             return await context(request);
