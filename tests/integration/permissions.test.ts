@@ -5,7 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resources } from "@/mcp/catalog";
 import type { AnyOperation, Permission } from "@/server/operations/define";
 import { permissionTable, registered } from "@/server/operations/registry";
-import { actorFromTestHeader, ROLE_HEADER, ROLE_NAMES, type RoleName } from "../helpers/actors";
+import { invoke } from "@/server/operations/invoke";
+import { getProject } from "@/server/services/agents/queries";
+import { projectsOverview } from "@/server/services/projects/overview";
+import { ensureProject, listProjects } from "@/server/services/projects/projects";
+import { actorFor, actorFromTestHeader, ROLE_HEADER, ROLE_NAMES, type RoleName } from "../helpers/actors";
+import { serviceContext } from "../helpers/context";
 import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { operationSamples } from "../helpers/operation-samples";
@@ -220,5 +225,28 @@ describe.each(ROLE_NAMES)("as %s", (role) => {
     });
     controller.abort();
     expect(response.status).toBe(role === "admin" ? 200 : 403);
+  });
+});
+
+describe("project scopes", () => {
+  it("confine an actor to its projects: calls elsewhere are FORBIDDEN, listings and hints leave them out", async () => {
+    const admin = serviceContext(db);
+    await invoke(ensureProject, admin, { human_key: "/scoped/mine" });
+    await invoke(ensureProject, admin, { human_key: "/scoped/theirs" });
+    const scoped = { ...admin, actor: actorFor("admin", ["/scoped/mine"]) };
+
+    expect((await invoke(getProject, scoped, { project_key: "/scoped/mine" })).human_key).toBe("/scoped/mine");
+    for (const key of ["/scoped/theirs", "scoped-theirs"]) {
+      await expect(invoke(getProject, scoped, { project_key: key })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    }
+    await expect(invoke(ensureProject, scoped, { human_key: "/scoped/new" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(await db.prisma.project.count({ where: { humanKey: "/scoped/new" } })).toBe(0);
+
+    const listed = await invoke(listProjects, scoped);
+    expect(listed.map((project) => project.human_key)).toEqual(["/scoped/mine"]);
+    expect((await invoke(projectsOverview, scoped)).map((project) => project.human_key)).toEqual(["/scoped/mine"]);
+    const unknown = invoke(getProject, scoped, { project_key: "scoped-theirz" });
+    await expect(unknown).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(unknown).rejects.not.toThrow(/theirs/);
   });
 });
