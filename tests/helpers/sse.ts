@@ -7,32 +7,50 @@ export interface SseEvent {
   data: any;
 }
 
+/**
+ * How long a read waits for its event. Every event comes from a wake-up that takes milliseconds;
+ * without the wake-up the read would block until the test's own timeout, saying nothing of why.
+ */
+const EVENT_WITHIN_MS = 15_000;
+
 export class SseReader {
   private buffer = "";
   private readonly queue: SseEvent[] = [];
   private readonly decoder = new TextDecoder();
+  /** A read still outstanding when a wait gave up, so that the chunk it brings is not lost. */
+  private pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
 
   constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
 
-  /** The next event; rejects if the stream ends first. */
-  async next(): Promise<SseEvent> {
-    while (this.queue.length === 0) {
-      const { done, value } = await this.reader.read();
-      if (done) throw new Error("The event stream ended.");
-      this.buffer += this.decoder.decode(value, { stream: true });
-      this.drainFrames();
-    }
-    return this.queue.shift()!;
+  /** The next event; rejects if the stream ends first or nothing comes within `withinMs`. */
+  next(withinMs = EVENT_WITHIN_MS): Promise<SseEvent> {
+    return this.nextBefore(Date.now() + withinMs, withinMs);
   }
 
-  /** Reads until an event satisfies `accept`; returns it with everything skipped on the way. */
-  async until(accept: (event: SseEvent) => boolean): Promise<{ match: SseEvent; skipped: SseEvent[] }> {
+  /** Reads until an event satisfies `accept` (within `withinMs` in all); returns it with everything skipped on the way. */
+  async until(accept: (event: SseEvent) => boolean, withinMs = EVENT_WITHIN_MS): Promise<{ match: SseEvent; skipped: SseEvent[] }> {
+    const deadline = Date.now() + withinMs;
     const skipped: SseEvent[] = [];
     for (;;) {
-      const event = await this.next();
+      const event = await this.nextBefore(deadline, withinMs);
       if (accept(event)) return { match: event, skipped };
       skipped.push(event);
     }
+  }
+
+  private async nextBefore(deadline: number, withinMs: number): Promise<SseEvent> {
+    while (this.queue.length === 0) {
+      this.pending ??= this.reader.read();
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<"expired">((resolve) => (timer = setTimeout(() => resolve("expired"), Math.max(0, deadline - Date.now()))));
+      const read = await Promise.race([this.pending, expired]).finally(() => clearTimeout(timer));
+      if (read === "expired") throw new Error(`No event within ${withinMs} ms.`);
+      this.pending = undefined;
+      if (read.done) throw new Error("The event stream ended.");
+      this.buffer += this.decoder.decode(read.value, { stream: true });
+      this.drainFrames();
+    }
+    return this.queue.shift()!;
   }
 
   private drainFrames(): void {

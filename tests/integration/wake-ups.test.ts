@@ -101,6 +101,19 @@ function track<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => bo
 /** Gives a just-started wait time to subscribe and look for mail before the test sends. */
 const settle = (ms = 400) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How long the waits that a send should wake are allowed to block. */
+const WAKE_TIMEOUT_SECONDS = 30;
+
+/**
+ * The wait ended because a send woke it. Mail alone does not prove that: a wait nobody wakes still
+ * looks once more at its deadline and finds the same mail there, so it must also have ended long
+ * before that deadline.
+ */
+function expectWokenBySend(result: WaitResult): void {
+  expect(result.woke).toBe("mail");
+  expect(result.waited_ms).toBeLessThan((WAKE_TIMEOUT_SECONDS * 1000) / 2);
+}
+
 describe("wait_for_mail", () => {
   it("returns at once with the unread mail that is already waiting", async () => {
     const { humanKey, agents } = await freshProject(["BlueLake", "GreenCastle"]);
@@ -131,13 +144,13 @@ describe("wait_for_mail", () => {
   it("blocks, then is woken by a send made while it waits", async () => {
     const { humanKey, agents } = await freshProject(["BlueLake", "GreenCastle"]);
     const { BlueLake: a, GreenCastle: b } = agents;
-    const waiting = track(waitForMail(client, humanKey, b, { timeout_seconds: 30, include_bodies: true }));
+    const waiting = track(waitForMail(client, humanKey, b, { timeout_seconds: WAKE_TIMEOUT_SECONDS, include_bodies: true }));
     await settle();
     expect(waiting.settled()).toBe(false);
 
     const id = await send(client, humanKey, a, [b], "wake up");
     const result = await waiting.promise;
-    expect(result.woke).toBe("mail");
+    expectWokenBySend(result);
     expect(result.messages.map((m) => m.id)).toEqual([id]);
     expect(result.messages[0]).toMatchObject({ subject: "wake up", from: "BlueLake", kind: "to", body_md: "body of wake up" });
   });
@@ -145,8 +158,8 @@ describe("wait_for_mail", () => {
   it("is woken by cc and bcc deliveries too", async () => {
     const { humanKey, agents } = await freshProject(["BlueLake", "GreenCastle", "RedStone"]);
     const { BlueLake: a, GreenCastle: b, RedStone: c } = agents;
-    const ccWait = track(waitForMail(client, humanKey, b, { timeout_seconds: 30 }));
-    const bccWait = track(waitForMail(client, humanKey, c, { timeout_seconds: 30 }));
+    const ccWait = track(waitForMail(client, humanKey, b, { timeout_seconds: WAKE_TIMEOUT_SECONDS }));
+    const bccWait = track(waitForMail(client, humanKey, c, { timeout_seconds: WAKE_TIMEOUT_SECONDS }));
     await settle();
     expect(ccWait.settled() || bccWait.settled()).toBe(false);
 
@@ -154,6 +167,8 @@ describe("wait_for_mail", () => {
     const [cc, bcc] = await Promise.all([ccWait.promise, bccWait.promise]);
     expect(cc).toMatchObject({ woke: "mail", messages: [{ id, kind: "cc" }] });
     expect(bcc).toMatchObject({ woke: "mail", messages: [{ id, kind: "bcc" }] });
+    expectWokenBySend(cc);
+    expectWokenBySend(bcc);
   });
 
   it("since_id: only mail newer than the cursor counts, read or not", async () => {
@@ -177,12 +192,13 @@ describe("wait_for_mail", () => {
 
     // A blocking wait with a cursor returns the new message alone, not the older unread one.
     const older = await send(client, humanKey, a, [b], "older, unread");
-    const waiting = track(waitForMail(client, humanKey, b, { timeout_seconds: 30, since_id: older }));
+    const waiting = track(waitForMail(client, humanKey, b, { timeout_seconds: WAKE_TIMEOUT_SECONDS, since_id: older }));
     await settle();
     expect(waiting.settled()).toBe(false);
     const newer = await send(client, humanKey, a, [b], "newer");
     const woken = await waiting.promise;
-    expect(woken).toMatchObject({ woke: "mail", count: 1 });
+    expectWokenBySend(woken);
+    expect(woken.count).toBe(1);
     expect(woken.messages.map((m) => m.id)).toEqual([newer]);
   });
 
@@ -200,14 +216,15 @@ describe("wait_for_mail", () => {
   it("urgent_only keeps waiting through normal mail and wakes for urgent mail", async () => {
     const { humanKey, agents } = await freshProject(["BlueLake", "GreenCastle"]);
     const { BlueLake: a, GreenCastle: b } = agents;
-    const waiting = track(waitForMail(client, humanKey, b, { timeout_seconds: 30, urgent_only: true }));
+    const waiting = track(waitForMail(client, humanKey, b, { timeout_seconds: WAKE_TIMEOUT_SECONDS, urgent_only: true }));
     await settle();
     await send(client, humanKey, a, [b], "routine", { importance: "normal" });
     await settle();
     expect(waiting.settled()).toBe(false);
     const urgent = await send(client, humanKey, a, [b], "fire", { importance: "urgent" });
     const result = await waiting.promise;
-    expect(result).toMatchObject({ woke: "mail", count: 1 });
+    expectWokenBySend(result);
+    expect(result.count).toBe(1);
     expect(result.messages.map((m) => m.id)).toEqual([urgent]);
   });
 
@@ -257,13 +274,13 @@ describe(`across two server instances (${process.env.TEST_DATABASE_URL ? "two Po
   it("a wait on instance 1 is woken by a send on instance 2", async () => {
     const { humanKey, agents } = await freshProject(["BlueLake", "GreenCastle"]);
     const { BlueLake: a, GreenCastle: b } = agents;
-    const waiting = track(waitForMail(client, humanKey, b, { timeout_seconds: 30 }));
+    const waiting = track(waitForMail(client, humanKey, b, { timeout_seconds: WAKE_TIMEOUT_SECONDS }));
     await settle();
     expect(waiting.settled()).toBe(false);
 
     const id = await send(client2, humanKey, a, [b], "from the other instance");
     const result = await waiting.promise;
-    expect(result.woke).toBe("mail");
+    expectWokenBySend(result);
     expect(result.messages.map((m) => m.id)).toEqual([id]);
     expect(result.messages[0]).toMatchObject({ subject: "from the other instance", from: "BlueLake" });
   });
@@ -274,12 +291,14 @@ describe(`across two server instances (${process.env.TEST_DATABASE_URL ? "two Po
     const stream = await openEventStream(server2.url, { project: slug, agent: b.name, agent_token: b.token });
     try {
       expect((await stream.events.next()).event).toBe("ready");
-      const waiting = track(waitForMail(client2, humanKey, b, { timeout_seconds: 30 }));
+      const waiting = track(waitForMail(client2, humanKey, b, { timeout_seconds: WAKE_TIMEOUT_SECONDS }));
       await settle();
       expect(waiting.settled()).toBe(false);
 
       const id = await send(client, humanKey, a, [b], "from instance one");
-      expect((await waiting.promise).messages.map((m) => m.id)).toEqual([id]);
+      const result = await waiting.promise;
+      expectWokenBySend(result);
+      expect(result.messages.map((m) => m.id)).toEqual([id]);
       const { match } = await stream.events.until((event) => event.event === "message");
       expect(match.data).toMatchObject({ id, subject: "from instance one", from: "BlueLake" });
     } finally {
