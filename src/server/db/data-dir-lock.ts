@@ -2,8 +2,14 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import path from "node:path";
 
 // PGlite is an in-process database: two processes opening one data directory would corrupt it.
-// A lock file holding the owner's pid keeps a second process out; a lock left by a dead process
-// (crash, kill -9) is taken over.
+// A lock file naming the owner keeps a second process out; a lock left by a dead process (crash,
+// kill -9) is taken over.
+//
+// A pid alone cannot tell the owner from an unrelated process that was given the same pid later
+// (after a reboot, a container restart, or pid wrap-around), which would keep the directory locked
+// for good. So on Linux the lock also records the kernel's boot id and the owner's start time,
+// which together name one process once and for all. The file holds the pid on its first line
+// (all that older versions wrote, and all that they read) and that identity on the second.
 
 export class DataDirLockedError extends Error {
   constructor(dataDir: string, pid: number) {
@@ -12,6 +18,31 @@ export class DataDirLockedError extends Error {
         `Stop it, choose another DATA_DIR, or set DATABASE_URL to share a Postgres server between processes.`,
     );
     this.name = "DataDirLockedError";
+  }
+}
+
+interface LockOwner {
+  pid: number;
+  /** processIdentity(pid) as the owner wrote it; absent in old locks and on other platforms. */
+  identity?: string;
+}
+
+/**
+ * What names process `pid` for as long as the machine runs: "linux <boot id> <start time>", the
+ * start time being field 22 of /proc/<pid>/stat (clock ticks since boot). Undefined off Linux and
+ * when the process cannot be looked at (gone, or /proc hides it).
+ */
+export function processIdentity(pid: number): string | undefined {
+  if (process.platform !== "linux") return undefined;
+  try {
+    const bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 2, the command name, is in parentheses and may itself hold spaces and parentheses:
+    // the fields after the last ")" start at field 3.
+    const startTime = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[22 - 3];
+    return bootId && startTime ? `linux ${bootId} ${startTime}` : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -24,13 +55,38 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** The lock's owner; a pid of NaN when the lock has just been released. */
+function readOwner(lockPath: string): LockOwner {
+  let text: string;
+  try {
+    text = readFileSync(lockPath, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { pid: Number.NaN };
+    throw error;
+  }
+  const [pidLine = "", identityLine = ""] = text.split("\n");
+  return { pid: Number.parseInt(pidLine, 10), identity: identityLine.trim() || undefined };
+}
+
+/** Whether the process that wrote the lock is still running (as far as this platform can tell). */
+function ownerIsRunning(owner: LockOwner): boolean {
+  // Our own pid in the lock was written by an earlier process that had it (PID 1 in a restarted container).
+  if (!Number.isInteger(owner.pid) || owner.pid <= 0 || owner.pid === process.pid) return false;
+  if (!isAlive(owner.pid)) return false;
+  if (owner.identity === undefined) return true;
+  const current = processIdentity(owner.pid);
+  // Without a way to look at the process, a live pid has to be taken at its word.
+  return current === undefined || current === owner.identity;
+}
+
 export function acquireDataDirLock(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
   const lockPath = path.join(dataDir, "mailroom.lock");
+  const identity = processIdentity(process.pid);
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {
       const fd = openSync(lockPath, "wx");
-      writeSync(fd, String(process.pid));
+      writeSync(fd, identity ? `${process.pid}\n${identity}\n` : String(process.pid));
       closeSync(fd);
       let released = false;
       const release = () => {
@@ -42,10 +98,8 @@ export function acquireDataDirLock(dataDir: string): () => void {
       return release;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const owner = Number.parseInt(readFileSync(lockPath, "utf8"), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
-        throw new DataDirLockedError(dataDir, owner);
-      }
+      const owner = readOwner(lockPath);
+      if (ownerIsRunning(owner)) throw new DataDirLockedError(dataDir, owner.pid);
       rmSync(lockPath, { force: true });
     }
   }
