@@ -186,7 +186,13 @@ describe("search_messages", () => {
   it("clamps limit to 1..200", async () => {
     expect(await searchIds("deploy", { limit: 1 })).toEqual([ids.deploySubject]);
     expect(await searchIds("deploy", { limit: 0 })).toHaveLength(1);
-    expect(await searchIds("deploy", { limit: 100_000 })).toHaveLength(2);
+    expect(await searchIds("deploy", { limit: -5 })).toHaveLength(1);
+    // More matches than the cap, so that an unclamped limit would return them all.
+    const matching = 205;
+    for (let i = 0; i < matching; i += 1) await send("GreenLake", { to: ["BlueDog"], subject: `Kumquat crate ${i}` });
+    expect(await searchIds("kumquat", { limit: matching })).toHaveLength(200);
+    expect(await searchIds("kumquat", { limit: 100_000 })).toHaveLength(200);
+    expect(await searchIds("kumquat", { limit: 199 })).toHaveLength(199);
   });
 
   it("marks cross-project hits with the sender's project", async () => {
