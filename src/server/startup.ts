@@ -1,17 +1,86 @@
+import type { Server } from "node:http";
 import { redactedDatabaseUrl } from "@/env";
-import { getDatabase } from "./db/client";
+import { getDatabase, getEventBus, type Database } from "./db/client";
+import type { EventBus } from "./events/bus";
+
+// The production server's start and stop (server.mts): bind the port, open the database, and
+// close both again when told to stop.
+
+function listenFailure(error: NodeJS.ErrnoException, port: number): string {
+  switch (error.code) {
+    case "EADDRINUSE":
+      return "the port is already in use (EADDRINUSE); set PORT to another port";
+    case "EACCES":
+      return port < 1024
+        ? "permission denied (EACCES): ports below 1024 need privileges; set PORT to 1024 or above"
+        : "permission denied (EACCES); set PORT to another port";
+    case "EADDRNOTAVAIL":
+      return "this machine has no such address (EADDRNOTAVAIL); check HOSTNAME";
+    case "ENOTFOUND":
+      return "no such host name (ENOTFOUND); check HOSTNAME";
+    default:
+      return error.message;
+  }
+}
 
 /**
- * Opens the database (applying migrations) when the server starts, so that a bad DATABASE_URL or
- * an embedded database already held by another process stops the server at once with a clear
- * message, instead of failing its first request.
+ * Binds the port: the first thing the server does, so that a port in use stops it at once, with
+ * one line saying why and a non-zero exit, before the database is opened or migrated.
  */
-export async function openAtStartup(): Promise<void> {
+export function listenOrExit(server: Server, port: number, hostname: string): Promise<void> {
+  const address = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+  return new Promise((resolve) => {
+    const fail = (error: NodeJS.ErrnoException) => {
+      console.error(`[mailroom] cannot listen on ${address}: ${listenFailure(error, port)}`);
+      process.exit(1);
+    };
+    server.once("error", fail);
+    server.listen(port, hostname, () => {
+      server.off("error", fail);
+      resolve();
+    });
+  });
+}
+
+interface Opened {
+  database?: Database;
+  events?: EventBus;
+  error?: unknown;
+}
+
+let opening: Promise<Opened> | undefined;
+
+async function open(): Promise<Opened> {
+  const opened: Opened = {};
   try {
-    await getDatabase();
+    opened.database = await getDatabase();
     console.log(`[mailroom] database ready: ${redactedDatabaseUrl()}`);
+    opened.events = await getEventBus();
   } catch (error) {
-    console.error(`[mailroom] cannot open the database: ${(error as Error).message}`);
-    process.exit(1);
+    opened.error = error;
   }
+  return opened;
+}
+
+/**
+ * Opens the database (applying migrations) and its event bus when the server starts, so that a
+ * bad DATABASE_URL or an embedded database already held by another process stops the server at
+ * once with a clear message, instead of failing its first request. False when that happened.
+ */
+export async function openAtStartup(): Promise<boolean> {
+  opening = open();
+  const { error } = await opening;
+  if (error) console.error(`[mailroom] cannot open the database: ${(error as Error).message}`);
+  return !error;
+}
+
+/**
+ * Closes what openAtStartup opened, once it is done opening (a migration is not cut short): the
+ * event bus, then the database; the embedded one writes its files out and releases its folder's lock.
+ */
+export async function closeAtShutdown(): Promise<void> {
+  if (!opening) return;
+  const { database, events } = await opening;
+  await events?.close();
+  await database?.close();
 }

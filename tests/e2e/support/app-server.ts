@@ -70,21 +70,34 @@ export interface SpawnOptions {
   /** postgres:// URL; omitted means the embedded PGlite in dataDir. */
   databaseUrl?: string;
   port?: number;
+  /**
+   * What is run: `node --import tsx server.mts` (the default, as the Docker image runs it),
+   * `node scripts/start.mjs`, or `npm start` (then `child` is npm, and the server runs below it).
+   */
+  launcher?: "server" | "start-script" | "npm-start";
 }
+
+const LAUNCHERS: Record<NonNullable<SpawnOptions["launcher"]>, [string, string[]]> = {
+  server: [process.execPath, ["--import", "tsx", path.join(repoRoot, "server.mts")]],
+  "start-script": [process.execPath, [path.join(repoRoot, "scripts", "start.mjs")]],
+  "npm-start": ["npm", ["start"]],
+};
 
 /** Runs the production server (server.mts, what `npm start` runs) in its own process group with a clean, explicit environment. */
 export async function spawnServer(options: SpawnOptions): Promise<ServerProcess> {
   const port = options.port ?? (await freePort());
   const env: NodeJS.ProcessEnv = { ...process.env };
-  // Vitest sets NODE_ENV=test and a caller's shell may carry Mailroom settings: neither may leak in.
-  for (const key of ["NODE_ENV", "DATABASE_URL", "DATA_DIR", "PORT", "HOSTNAME", "MCP_TOOLS_PROFILE", "AGENT_NAME_ENFORCEMENT_MODE"]) {
+  // Vitest sets NODE_ENV=test and a caller's shell may carry Mailroom settings: neither may leak in,
+  // nor may `npm run test:e2e` make the server believe npm started it.
+  for (const key of ["NODE_ENV", "DATABASE_URL", "DATA_DIR", "PORT", "HOSTNAME", "MCP_TOOLS_PROFILE", "AGENT_NAME_ENFORCEMENT_MODE", "npm_lifecycle_event", "npm_lifecycle_script"]) {
     delete env[key];
   }
   for (const key of Object.keys(env)) if (key.startsWith("VITEST") || key.startsWith("__VITEST")) delete env[key];
   Object.assign(env, { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", DATA_DIR: options.dataDir, PORT: String(port), HOSTNAME: "127.0.0.1" });
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
 
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "server.mts")], {
+  const [command, args] = LAUNCHERS[options.launcher ?? "server"];
+  const child = spawn(command, args, {
     cwd: repoRoot,
     env,
     detached: true, // its own process group, so kill() reaches any worker it forks
