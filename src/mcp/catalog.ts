@@ -52,13 +52,15 @@ const entries = new Map<AnyOperation, Tool>(
 );
 const listings = new Map<string, Tool[]>();
 
-/** The tools this caller may call, in registry order (one cached listing per profile and role set). */
+/** The tools this caller may call, in registry order. */
 export function toolListing(profile: ToolProfile, actor: Actor): Tool[] {
-  const allowed = toolOperations.filter((operation) => inProfile(operation, profile) && hasRole(actor, operation.permission));
-  const key = `${profile}:${allowed.map((operation) => operation.name).join(",")}`;
+  // What a caller may call depends on its roles alone, so the listing is cached per role set.
+  const key = `${profile}:${[...actor.roles].sort().join(",")}`;
   let listing = listings.get(key);
   if (!listing) {
-    listing = allowed.map((operation) => entries.get(operation)!);
+    listing = toolOperations
+      .filter((operation) => inProfile(operation, profile) && hasRole(actor, operation.permission))
+      .map((operation) => entries.get(operation)!);
     listings.set(key, listing);
   }
   return listing;

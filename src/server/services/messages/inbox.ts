@@ -94,104 +94,93 @@ export const inboxResource = defineOperation({
   },
 });
 
-export const mailboxResource = defineOperation({
+type ViewInput = z.ZodType<{ limit: number; project: string; agent: string; agent_token?: string | undefined }>;
+
+interface RecipientViewSpec<I extends ViewInput> {
+  name: string;
+  description: string;
+  input: I;
+  output: z.ZodType;
+  uri: string;
+  /** The view's filters on the agent's received mail. */
+  filter(input: z.output<I>, now: number): Partial<RecipientQuery>;
+  item(row: MessageRow, now: number): object;
+  extra?(input: z.output<I>): Record<string, unknown>;
+}
+
+/** A resource over the agent's received mail with its read/ack state: mailbox and the views. */
+function recipientView<I extends ViewInput>(spec: RecipientViewSpec<I>) {
+  return defineOperation({
+    name: spec.name,
+    description: spec.description,
+    input: spec.input,
+    output: spec.output,
+    permission: "read",
+    kind: "query",
+    scope: "agent",
+    fields: resourceFields,
+    resource: spec.uri,
+    async handler(ctx, input) {
+      const now = Date.now();
+      const rows = await recipientMessages(ctx.db, { agentId: ctx.agent.id, limit: clampLimit(input.limit), includeBodies: false, ...spec.filter(input, now) });
+      return recipientResult(ctx, rows, (row) => spec.item(row, now), spec.extra?.(input));
+    },
+  });
+}
+
+const withState = (row: MessageRow) => stateItem(row, false);
+const ageOutput = stateItemOutput.extend({ age_seconds: z.number().int() });
+
+export const mailboxResource = recipientView({
   name: "resource://mailbox",
   description: "An agent's received mail with its read/ack state. Query: project, agent_token, limit.",
   input: mailboxResourceInput,
   output: recipientResultOutput(stateItemOutput),
-  permission: "read",
-  kind: "query",
-  scope: "agent",
-  fields: resourceFields,
-  resource: "resource://mailbox/{agent}",
-  async handler(ctx, input) {
-    const rows = await recipientMessages(ctx.db, { agentId: ctx.agent.id, limit: clampLimit(input.limit), includeBodies: false });
-    return recipientResult(ctx, rows, (row) => stateItem(row, false));
-  },
+  uri: "resource://mailbox/{agent}",
+  filter: () => ({}),
+  item: withState,
 });
 
-export const urgentUnreadResource = defineOperation({
+export const urgentUnreadResource = recipientView({
   name: "resource://views/urgent-unread",
   description: "Unread high/urgent messages. Query: project, agent_token, limit.",
   input: mailboxResourceInput,
   output: recipientResultOutput(stateItemOutput),
-  permission: "read",
-  kind: "query",
-  scope: "agent",
-  fields: resourceFields,
-  resource: "resource://views/urgent-unread/{agent}",
-  async handler(ctx, input) {
-    const rows = await recipientMessages(ctx.db, {
-      agentId: ctx.agent.id,
-      limit: clampLimit(input.limit),
-      includeBodies: false,
-      urgentOnly: true,
-      unreadOnly: true,
-    });
-    return recipientResult(ctx, rows, (row) => stateItem(row, false));
-  },
+  uri: "resource://views/urgent-unread/{agent}",
+  filter: () => ({ urgentOnly: true, unreadOnly: true }),
+  item: withState,
 });
 
-export const ackRequiredResource = defineOperation({
+export const ackRequiredResource = recipientView({
   name: "resource://views/ack-required",
   description: "Messages awaiting your acknowledgement. Query: project, agent_token, limit.",
   input: mailboxResourceInput,
   output: recipientResultOutput(stateItemOutput),
-  permission: "read",
-  kind: "query",
-  scope: "agent",
-  fields: resourceFields,
-  resource: "resource://views/ack-required/{agent}",
-  async handler(ctx, input) {
-    const rows = await recipientMessages(ctx.db, { agentId: ctx.agent.id, limit: clampLimit(input.limit), includeBodies: false, ackPending: true });
-    return recipientResult(ctx, rows, (row) => stateItem(row, false));
-  },
+  uri: "resource://views/ack-required/{agent}",
+  filter: () => ({ ackPending: true }),
+  item: withState,
 });
 
-export const acksStaleResource = defineOperation({
+export const acksStaleResource = recipientView({
   name: "resource://views/acks-stale",
   description: "Acks pending for at least ttl_seconds (default 1800). Query: project, agent_token, ttl_seconds, limit.",
   input: acksStaleResourceInput,
-  output: recipientResultOutput(stateItemOutput.extend({ age_seconds: z.number().int() })).extend({ ttl_seconds: z.number().int() }),
-  permission: "read",
-  kind: "query",
-  scope: "agent",
-  fields: resourceFields,
-  resource: "resource://views/acks-stale/{agent}",
-  async handler(ctx, input) {
-    const now = Date.now();
-    const rows = await recipientMessages(ctx.db, {
-      agentId: ctx.agent.id,
-      limit: clampLimit(input.limit),
-      includeBodies: false,
-      ackPending: true,
-      createdAtOrBefore: new Date(now - input.ttl_seconds * 1000),
-    });
-    return recipientResult(ctx, rows, (row) => withAge(row, now), { ttl_seconds: input.ttl_seconds });
-  },
+  output: recipientResultOutput(ageOutput).extend({ ttl_seconds: z.number().int() }),
+  uri: "resource://views/acks-stale/{agent}",
+  filter: (input, now) => ({ ackPending: true, createdAtOrBefore: new Date(now - input.ttl_seconds * 1000) }),
+  item: withAge,
+  extra: (input) => ({ ttl_seconds: input.ttl_seconds }),
 });
 
-export const ackOverdueResource = defineOperation({
+export const ackOverdueResource = recipientView({
   name: "resource://views/ack-overdue",
   description: "Acks pending for longer than ttl_minutes (default 60). Query: project, agent_token, ttl_minutes, limit (50).",
   input: ackOverdueResourceInput,
-  output: recipientResultOutput(stateItemOutput.extend({ age_seconds: z.number().int() })).extend({ ttl_minutes: z.number().int() }),
-  permission: "read",
-  kind: "query",
-  scope: "agent",
-  fields: resourceFields,
-  resource: "resource://views/ack-overdue/{agent}",
-  async handler(ctx, input) {
-    const now = Date.now();
-    const rows = await recipientMessages(ctx.db, {
-      agentId: ctx.agent.id,
-      limit: clampLimit(input.limit),
-      includeBodies: false,
-      ackPending: true,
-      createdAtOrBefore: new Date(now - input.ttl_minutes * 60_000),
-    });
-    return recipientResult(ctx, rows, (row) => withAge(row, now), { ttl_minutes: input.ttl_minutes });
-  },
+  output: recipientResultOutput(ageOutput).extend({ ttl_minutes: z.number().int() }),
+  uri: "resource://views/ack-overdue/{agent}",
+  filter: (input, now) => ({ ackPending: true, createdAtOrBefore: new Date(now - input.ttl_minutes * 60_000) }),
+  item: withAge,
+  extra: (input) => ({ ttl_minutes: input.ttl_minutes }),
 });
 
 /** resource://outbox/{agent}: what the agent sent, newest first, with recipient lists. */
