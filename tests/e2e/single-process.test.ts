@@ -68,7 +68,9 @@ describe("one process per embedded database", () => {
     }
     const lockPath = path.join(dataDir, "mailroom.lock");
     expect(existsSync(lockPath)).toBe(true);
-    const owner = readFileSync(lockPath, "utf8").trim();
+    // The lock file's first line is the owner's pid (the second identifies that process).
+    const lock = readFileSync(lockPath, "utf8");
+    const owner = lock.split("\n")[0];
 
     const second = await start();
     const outcome = await exitOrReady(second);
@@ -81,7 +83,7 @@ describe("one process per embedded database", () => {
     expect(second.output()).toContain(dataDir);
 
     // The refused process left the lock and the first server alone.
-    expect(readFileSync(lockPath, "utf8").trim()).toBe(owner);
+    expect(readFileSync(lockPath, "utf8")).toBe(lock);
     const ready = await fetch(`${first.url}/api/ready`);
     expect(ready.status).toBe(200);
     await expect(ready.json()).resolves.toEqual({ status: "ready", database: "pglite" });
