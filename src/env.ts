@@ -7,7 +7,15 @@ const bool = z
   .enum(["1", "0", "true", "false", "yes", "no", "on", "off"])
   .transform((value) => ["1", "true", "yes", "on"].includes(value));
 
-const schema = z.object({
+// An ALLOWED_HOSTS entry: a host name or IP address (IPv6 in brackets) with an optional :port, or
+// `.domain` for the domain and all its subdomains.
+const HOST_ENTRY = /^\.?(\[[0-9a-f:.]+\]|[a-z0-9_-]+(\.[a-z0-9_-]+)*)(:\d{1,5})?$/i;
+
+const KIB = 1024;
+/** JSON escaping can make a string up to six times longer (a control character becomes \u00XX). */
+const JSON_ESCAPE_FACTOR = 6;
+
+const fields = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   APP_ENVIRONMENT: z.string().min(1).default("development"),
   DATABASE_URL: z
@@ -20,6 +28,21 @@ const schema = z.object({
   DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   HOSTNAME: z.string().min(1).default("127.0.0.1"),
+  /** How clients reach the server (e.g. behind a reverse proxy); its host passes the Host/Origin guard. */
+  PUBLIC_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => value || undefined)
+    .pipe(z.url({ protocol: /^https?$/, error: "PUBLIC_URL must be an http:// or https:// URL" }).optional()),
+  /** Further names the Host/Origin guard lets through, comma-separated. */
+  ALLOWED_HOSTS: z
+    .string()
+    .default("")
+    .transform((value) => value.split(",").map((entry) => entry.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(HOST_ENTRY, "ALLOWED_HOSTS entries must be host names (optionally :port, or .domain for subdomains), comma-separated"))),
+  /** Largest HTTP request body the server reads (MCP and tRPC posts); larger ones get 413 unread. */
+  MAX_REQUEST_BYTES: z.coerce.number().int().min(64 * KIB).optional(),
   AGENT_NAME_ENFORCEMENT_MODE: z.enum(["coerce", "strict", "always_auto"]).default("coerce"),
   MAILROOM_MIGRATE_ON_START: bool.default(true),
   MCP_TOOLS_PROFILE: z.enum(["full", "core"]).default("full"),
@@ -30,6 +53,21 @@ const schema = z.object({
   LLM_API_KEY: z.string().optional(),
   LLM_MODEL: z.string().default("gpt-4o-mini"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+});
+
+const schema = fields.transform((value, context) => {
+  // A send_message call carrying the largest allowed body must fit in one request, escaped, with
+  // room for its other arguments and the JSON-RPC envelope.
+  const needed = value.MAX_BODY_BYTES * JSON_ESCAPE_FACTOR + 64 * KIB;
+  if (value.MAX_REQUEST_BYTES === undefined) return { ...value, MAX_REQUEST_BYTES: Math.max(4096 * KIB, needed) };
+  if (value.MAX_REQUEST_BYTES < needed) {
+    context.addIssue({
+      code: "custom",
+      path: ["MAX_REQUEST_BYTES"],
+      message: `must be at least ${needed} (${JSON_ESCAPE_FACTOR} × MAX_BODY_BYTES + 64 KiB) so that the largest message body fits in a request once JSON-escaped`,
+    });
+  }
+  return { ...value, MAX_REQUEST_BYTES: value.MAX_REQUEST_BYTES };
 });
 
 export type Env = z.infer<typeof schema>;
