@@ -146,6 +146,27 @@ describe("topics (13.1 #10)", () => {
     expect((await f.topic("RedFox", { topic_name: "standup" })).map((m) => m.id)).toEqual([hidden, fromBlue]);
   });
 
+  it("fetch_topic clamps limit to 1..1000, newest first", async () => {
+    const f = await setup();
+    // More topic messages than the cap (1005, in one statement), so an unclamped limit returns them all.
+    await db.prisma.$executeRaw`
+      WITH msg AS (
+        INSERT INTO messages (project_id, sender_id, subject, body_md, topic)
+        SELECT ${f.project.id}, ${f.agents.GreenLake!.id}, 'bulk ' || g, 'b', 'bulk' FROM generate_series(1, 1005) g
+        RETURNING id)
+      INSERT INTO message_recipients (message_id, agent_id, kind) SELECT id, ${f.agents.BlueDog!.id}, 'to' FROM msg`;
+    const newest = (await db.prisma.message.findMany({ where: { projectId: f.project.id, topic: "bulk" }, orderBy: { id: "desc" }, select: { id: true } })).map(
+      (m) => m.id,
+    );
+    expect(newest).toHaveLength(1005);
+    for (const limit of [0, -5, 1]) {
+      expect([limit, (await f.topic("BlueDog", { topic_name: "bulk", limit, include_bodies: false })).map((m) => m.id)]).toEqual([limit, newest.slice(0, 1)]);
+    }
+    expect((await f.topic("BlueDog", { topic_name: "bulk", limit: 3, include_bodies: false })).map((m) => m.id)).toEqual(newest.slice(0, 3));
+    const capped = await f.topic("BlueDog", { topic_name: "bulk", limit: 5000, include_bodies: false });
+    expect(capped.map((m) => m.id)).toEqual(newest.slice(0, 1000));
+  });
+
   it("fetch_topic refuses a blank topic name and needs an authenticated viewer", async () => {
     const f = await setup();
     for (const topic of ["", "   "]) {
