@@ -104,6 +104,14 @@ describe("reply_message (13.1 #13)", () => {
     expect(inbox.map((m) => [m.id, m.subject, m.thread_id])).toEqual([[result.id, "Re: Question", String(original.id)]]);
   });
 
+  it("truncates the prefixed subject to 200 characters", async () => {
+    const f = await setup();
+    const original = await f.send("GreenLake", { to: ["BlueDog"], subject: "S".repeat(200) });
+    const result = await f.reply("BlueDog", { message_id: original.id });
+    expect(result.subject).toBe(`Re: ${"S".repeat(196)}`);
+    expect((await db.prisma.message.findUniqueOrThrow({ where: { id: result.id! } })).subject).toBe(result.subject);
+  });
+
   it("does not double the prefix, compared case-insensitively, and honours subject_prefix", async () => {
     const f = await setup();
     const original = await f.send("GreenLake", { to: ["BlueDog"], subject: "RE: x" });
@@ -244,7 +252,7 @@ describe("threads (13.1 #14, §2.3)", () => {
     expect(thread.messages.map((m) => m.id)).toEqual([seed.id, reply.id]);
   });
 
-  it("rejects invalid thread ids (INVALID_THREAD_ID)", async () => {
+  it("rejects invalid thread ids (INVALID_THREAD_ID); 128 characters is still valid", async () => {
     const f = await setup();
     for (const id of ["-bad", "a b", "x".repeat(129), "bad/slash"]) {
       const error = await appError(readThread(f.ctx, id, f.as("GreenLake")));
@@ -252,6 +260,26 @@ describe("threads (13.1 #14, §2.3)", () => {
       const sendError = await appError(f.send("GreenLake", { to: ["BlueDog"], thread_id: id }));
       expect(sendError.code).toBe("INVALID_THREAD_ID");
     }
+    const longest = "x".repeat(128);
+    const sent = await f.send("GreenLake", { to: ["BlueDog"], thread_id: longest });
+    expect((await readThread(f.ctx, longest, f.as("GreenLake"))).messages.map((m) => m.id)).toEqual([sent.id]);
+  });
+
+  it("lists at most 1000 messages of a thread, the oldest", async () => {
+    const f = await setup();
+    // More messages than the cap (1005, in one statement), so an uncapped thread read returns them all.
+    await db.prisma.$executeRaw`
+      WITH msg AS (
+        INSERT INTO messages (project_id, sender_id, subject, body_md, thread_id)
+        SELECT ${f.project.id}, ${f.agents.GreenLake!.id}, 'bulk ' || g, 'b', 'BIG-1' FROM generate_series(1, 1005) g
+        RETURNING id)
+      INSERT INTO message_recipients (message_id, agent_id, kind) SELECT id, ${f.agents.BlueDog!.id}, 'to' FROM msg`;
+    const oldest = (await db.prisma.message.findMany({ where: { threadId: "BIG-1", projectId: f.project.id }, orderBy: { id: "asc" }, select: { id: true } })).map(
+      (m) => m.id,
+    );
+    expect(oldest).toHaveLength(1005);
+    const thread = await readThread(f.ctx, "BIG-1", f.as("BlueDog", { include_bodies: "false" }));
+    expect(thread.messages.map((m) => m.id)).toEqual(oldest.slice(0, 1000));
   });
 
   it("needs the project parameter, and a viewer", async () => {
