@@ -169,6 +169,36 @@ describe("summarize_thread", () => {
     expect(one.summary.total_messages).toBe(3);
   });
 
+  it("caps the aggregate at 10 mentions, 25 action items and 25 key points", async () => {
+    const f = await setup();
+    const ids = ["AGG-1", "AGG-2", "AGG-3"];
+    // Each thread alone stays within its own caps (10 items, 4 mentions); together they exceed the aggregate's.
+    for (const [t, id] of ids.entries()) {
+      const mentions = Array.from({ length: 4 }, (_, i) => `@agent${t}${i}`).join(" ");
+      const items = Array.from({ length: 10 }, (_, i) => `- [ ] task ${t}.${i}`).join("\n");
+      await f.send("GreenLake", { to: ["BlueDog"], thread_id: id, body_md: `${mentions}\n${items}` });
+    }
+    const result = several(await f.thread("BlueDog", { thread_id: ids.join(",") }));
+    expect(result.threads.map((t) => t.summary.action_items.length)).toEqual([10, 10, 10]);
+    const tasks = ids.flatMap((_, t) => Array.from({ length: 10 }, (_, i) => `task ${t}.${i}`));
+    expect(result.aggregate.action_items).toEqual(tasks.slice(0, 25));
+    expect(result.aggregate.key_points).toEqual(tasks.slice(0, 25));
+    expect(result.aggregate.top_mentions).toHaveLength(10);
+  });
+
+  it("takes at most 20 distinct thread ids per call", async () => {
+    const f = await setup();
+    const ids = Array.from({ length: 21 }, (_, i) => `MANY-${i}`);
+    const tooMany = await appError(f.thread("BlueDog", { thread_id: ids.join(",") }));
+    expect(tooMany.code).toBe("INVALID_ARGUMENT");
+    expect(tooMany.message).toContain("21 threads");
+    const twenty = several(await f.thread("BlueDog", { thread_id: ids.slice(0, 20).join(",") }));
+    expect(twenty.threads).toHaveLength(20);
+    // Repeats count once.
+    const repeated = several(await f.thread("BlueDog", { thread_id: [...ids.slice(0, 20), ids[0]].join(",") }));
+    expect(repeated.threads).toHaveLength(20);
+  });
+
   it("summarises an unknown thread as empty, rejects invalid ids and needs a viewer", async () => {
     const f = await setup();
     const empty = await f.thread("GreenLake", { thread_id: "NOPE-1" });
@@ -276,9 +306,29 @@ describe("summarize_recent / fetch_summary", () => {
     expect(text).toMatchObject({ total_messages: 2, total_threads: 2, truncated: true });
     expect(text.truncation_note).toContain("2");
     expect(JSON.parse(hour.summary_text).truncated).toBeUndefined();
+    // Exactly max_messages in the window is not a truncation.
+    const exact = await f.recent("BlueDog", { since_hours: 2, max_messages: 3 });
+    expect(exact.source_message_count).toBe(3);
+    expect(JSON.parse(exact.summary_text).truncated).toBeUndefined();
     const listed = await f.stored("BlueDog");
-    expect(listed.map((s) => s.id).sort()).toEqual([hour.id, day.id].sort());
-    expect(await f.stored("BlueDog", { limit: 1 })).toHaveLength(1);
+    expect(listed.map((s) => s.id).sort()).toEqual([hour.id, day.id, exact.id].sort());
+    expect((await f.stored("BlueDog", { limit: 1 })).map((s) => s.id)).toEqual([exact.id]);
+  });
+
+  it("summarises at most 500 messages, whatever max_messages asks for", async () => {
+    const f = await setup();
+    // More messages in the window than the cap (505, in one statement).
+    await db.prisma.$executeRaw`
+      WITH msg AS (
+        INSERT INTO messages (project_id, sender_id, subject, body_md)
+        SELECT ${f.project.id}, ${f.agents.GreenLake!.id}, 'bulk ' || g, '- point ' || g FROM generate_series(1, 505) g
+        RETURNING id)
+      INSERT INTO message_recipients (message_id, agent_id, kind) SELECT id, ${f.agents.BlueDog!.id}, 'to' FROM msg`;
+    const result = await f.recent("BlueDog", { max_messages: 10_000 });
+    expect(result.source_message_count).toBe(500);
+    expect(result.source_thread_ids).toHaveLength(500);
+    expect(JSON.parse(result.summary_text)).toMatchObject({ total_messages: 500, truncated: true });
+    expect(JSON.parse(result.summary_text).truncation_note).toContain("500");
   });
 
   it("fetch_summary keeps only summaries whose window ended within since_hours", async () => {
