@@ -31,7 +31,7 @@ async function rejection(promise: Promise<unknown>): Promise<AppError> {
 
 describe("reply to a participant who blocks new contact", () => {
   it("delivers to the original sender despite block_all, while a fresh send is refused", async () => {
-    const { ctx, agents } = await projectWithAgents(db, "/policies/block", ["GreenLake", "BlueDog"]);
+    const { ctx, agents } = await projectWithAgents(db, "/policies/block", ["GreenLake", "BlueDog", "RedFox"]);
     const sent = await invoke(sendMessage, ctx,
       sendMessageInput.parse({
         project_key: "/policies/block",
@@ -42,7 +42,7 @@ describe("reply to a participant who blocks new contact", () => {
         body_md: "can you look?",
       }),
     );
-    await db.prisma.agent.update({ where: { id: agents.GreenLake!.id }, data: { contactPolicy: "block_all" } });
+    await db.prisma.agent.updateMany({ where: { id: { in: [agents.GreenLake!.id, agents.RedFox!.id] } }, data: { contactPolicy: "block_all" } });
 
     const fresh = await rejection(
       invoke(sendMessage, ctx,
@@ -58,6 +58,23 @@ describe("reply to a participant who blocks new contact", () => {
     );
     expect(fresh.code).toBe("CONTACT_BLOCKED");
     expect(fresh.message).toContain("Recipient is not accepting messages");
+
+    // The exemption covers the thread's participants only: copying in a block_all outsider is refused.
+    const outsider = await rejection(
+      invoke(replyMessage, ctx,
+        replyMessageInput.parse({
+          project_key: "/policies/block",
+          message_id: sent.deliveries[0]!.payload.id,
+          sender_name: "BlueDog",
+          sender_token: agents.BlueDog!.token,
+          cc: ["RedFox"],
+          body_md: "looping in RedFox",
+        }),
+      ),
+    );
+    expect(outsider.code).toBe("CONTACT_BLOCKED");
+    expect(outsider.message).toContain("RedFox");
+    expect(await db.prisma.message.count({ where: { senderId: agents.BlueDog!.id } })).toBe(0);
 
     const reply = await invoke(replyMessage, ctx,
       replyMessageInput.parse({
