@@ -333,9 +333,13 @@ describe("register_agent", () => {
     expect(wrong.code).toBe("AUTHENTICATION_REQUIRED");
     expect(wrong.message).toContain("Invalid registration_token");
 
-    const otherToken = (await register(coerce, { project_key: own.slug, name: "RedFox" })).registration_token!;
-    const foreign = await appError(register(coerce, { project_key: own.slug, name: "BlueLake", registration_token: otherToken }));
+    const other = await register(coerce, { project_key: own.slug, name: "RedFox" });
+    const foreign = await appError(register(coerce, { project_key: own.slug, name: "BlueLake", registration_token: other.registration_token! }));
     expect(foreign.message).toContain("Invalid registration_token");
+    // A credential bound to another agent of the project proves nothing about this one.
+    const boundToOther: ServiceContext = { ...coerce, actor: { ...LOCAL_OPERATOR, agent: { id: other.id, projectId: own.id, name: other.name } } };
+    const impostor = await appError(register(boundToOther, { project_key: own.slug, name: "BlueLake", task_description: "hijack" }));
+    expect(impostor.code).toBe("AUTHENTICATION_REQUIRED");
 
     const rows = await agentRows(own.id);
     expect(rows.filter((row) => row.nameKey === "bluelake")).toHaveLength(1);
