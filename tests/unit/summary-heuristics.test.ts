@@ -93,6 +93,8 @@ describe("summarize", () => {
     const large = summarize([message("A", body)], { keyPoints: 20, actionItems: 20 });
     expect(large.key_points).toHaveLength(12);
     expect(large.action_items[11]).toBe("item 12");
+    const markers = summarize([message("A", Array.from({ length: 12 }, (_, i) => `TODO: step ${i + 1}`).join("\n"))]);
+    expect(markers.action_items).toEqual(Array.from({ length: 10 }, (_, i) => `TODO: step ${i + 1}`));
   });
 
   it("counts @mentions (not email addresses), most frequent first, top 10", () => {
