@@ -229,16 +229,20 @@ describe("wait_for_mail", () => {
   });
 
   it("needs the agent's token, and rejects a timeout over 60 s", async () => {
-    const { humanKey, agents } = await freshProject(["BlueLake"]);
-    const text = await callError(client, "wait_for_mail", { project_key: humanKey, agent_name: "BlueLake", registration_token: "wrong" });
+    const { humanKey, agents } = await freshProject(["BlueLake", "GreenCastle"]);
+    const { BlueLake: a, GreenCastle: b } = agents;
+    // Mail is waiting, so any wait these checks let through would return at once, not block.
+    await send(client, humanKey, a, [b], "waiting");
+    const text = await callError(client, "wait_for_mail", { project_key: humanKey, agent_name: b.name, registration_token: "wrong" });
     expect(text).toMatch(/^AUTHENTICATION_REQUIRED: .*registration_token/);
     const tooLong = await callError(client, "wait_for_mail", {
       project_key: humanKey,
-      agent_name: "BlueLake",
-      registration_token: agents.BlueLake.token,
+      agent_name: b.name,
+      registration_token: b.token,
       timeout_seconds: 61,
     });
     expect(tooLong).toMatch(/^INVALID_ARGUMENT: .*timeout_seconds/);
+    expect(await waitForMail(client, humanKey, b, { timeout_seconds: 60 })).toMatchObject({ woke: "mail", count: 1 });
   });
 });
 
