@@ -1,8 +1,8 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { AppError, toAppError } from "@/server/errors";
-import type { AnyOperation, Operation } from "@/server/operations/define";
-import { authorize, invoke } from "@/server/operations/invoke";
+import { isOperation, type AnyOperation, type Operation } from "@/server/operations/define";
+import { invoke } from "@/server/operations/invoke";
 import type { OperationTree } from "@/server/operations/registry";
 import type { ServiceContext } from "@/server/services/context";
 
@@ -78,11 +78,9 @@ export type RouterRecordOf<T> = { [K in keyof T]: T[K] extends AnyOperation ? Pr
 export function routerRecord<T extends OperationTree>(tree: T): RouterRecordOf<T> {
   return Object.fromEntries(
     Object.entries(tree).map(([key, value]) => {
-      if (!("handler" in value)) return [key, routerRecord(value as OperationTree)];
-      const operation = value as AnyOperation;
+      if (!isOperation(value)) return [key, routerRecord(value)];
+      const operation = value;
       return [key, operation.kind === "query" ? queryOf(operation as Operation<z.ZodType, unknown, "query">) : mutationOf(operation as Operation<z.ZodType, unknown, "mutation">)];
     }),
   ) as RouterRecordOf<T>;
 }
-
-export { authorize };

@@ -22,7 +22,7 @@ export function describeIssues(error: { issues: readonly { path: readonly Proper
 }
 
 /** The operation's permission, checked before anything about the input is looked at. */
-export function authorize(operation: AnyOperation, ctx: ServiceContext): void {
+function authorize(operation: AnyOperation, ctx: ServiceContext): void {
   if (!hasRole(ctx.actor, operation.permission)) {
     throw new AppError("FORBIDDEN", `${operation.name} needs the ${operation.permission} role.`);
   }
@@ -30,7 +30,7 @@ export function authorize(operation: AnyOperation, ctx: ServiceContext): void {
 
 /**
  * Postgres text cannot hold U+0000: a NUL anywhere in the input is refused up front, naming where,
- * instead of failing inside the database (walks at most `limit` values; bodies are size-capped).
+ * instead of failing inside the database (walks at most `budget.left` values; bodies are size-capped).
  */
 function rejectNul(value: unknown, path: string, budget: { left: number }): void {
   if (budget.left-- <= 0) return;
