@@ -11,6 +11,7 @@ import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { connectMcp } from "../helpers/mcp-client";
 import { operationSamples } from "../helpers/operation-samples";
+import { tableDigest } from "../helpers/snapshot";
 
 // What a client trying hard to break the server sends, and the clear, bounded error each must get
 // with nothing written: NUL characters, integers past Postgres' range, malformed URIs, JSON-RPC of
@@ -36,18 +37,6 @@ afterAll(async () => {
   await server?.close();
   await db?.close();
 });
-
-async function rowCounts(): Promise<Record<string, number>> {
-  const tables = await db.prisma.$queryRawUnsafe<{ name: string }[]>(
-    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> '_prisma_migrations'",
-  );
-  const counts: Record<string, number> = {};
-  for (const { name } of tables) {
-    const [row] = await db.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "${name}"`);
-    counts[name] = row!.n;
-  }
-  return counts;
-}
 
 async function toolError(name: string, args: Record<string, unknown>): Promise<string> {
   const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
@@ -119,7 +108,7 @@ describe("NUL characters", () => {
   });
 
   it("in any string argument of any tool: INVALID_ARGUMENT naming the field, nothing written", async () => {
-    const before = await rowCounts();
+    const before = await tableDigest(db);
     for (const [tool, field, schema] of stringFields) {
       const value = accepts(schema, "string") ? "bad\u0000value" : ["bad\u0000value"];
       const text = await toolError(tool, { ...samples[tool], [field]: value });
@@ -127,7 +116,7 @@ describe("NUL characters", () => {
       expect(text).toContain(field);
       expect(text).toContain("NUL");
     }
-    expect(await rowCounts()).toEqual(before);
+    expect(await tableDigest(db)).toEqual(before);
   });
 
   it("in a resource URI and in the event stream's query: a 4xx naming the parameter", async () => {
@@ -150,7 +139,7 @@ describe("integers past Postgres' integer range", () => {
   });
 
   it("in any numeric argument of any tool: INVALID_ARGUMENT naming the field, nothing written", async () => {
-    const before = await rowCounts();
+    const before = await tableDigest(db);
     for (const [tool, field] of numberFields) {
       for (const value of [2 ** 31, 2 ** 53, 1e300]) {
         const text = await toolError(tool, { ...samples[tool], [field]: value });
@@ -158,7 +147,7 @@ describe("integers past Postgres' integer range", () => {
         expect(text).toContain(field);
       }
     }
-    expect(await rowCounts()).toEqual(before);
+    expect(await tableDigest(db)).toEqual(before);
   });
 
   it("in a resource path: -32602, not an internal error", async () => {
@@ -262,12 +251,12 @@ describe("batches", () => {
 
 describe("huge strings", () => {
   it("a 2 MB 'to' is refused at once, naming the field, and the error quotes little of it", async () => {
-    const before = await rowCounts();
+    const before = await tableDigest(db);
     const text = await toolError("send_message", { ...samples.send_message, to: "x".repeat(2 * 1024 * 1024) });
     expect(text).toMatch(/^INVALID_ARGUMENT: /);
     expect(text).toContain("to");
     expect(text.length).toBeLessThan(MAX_ERROR_TEXT);
-    expect(await rowCounts()).toEqual(before);
+    expect(await tableDigest(db)).toEqual(before);
   });
 
   it(`errors quote at most ${QUOTE_MAX} characters of any value`, async () => {

@@ -14,6 +14,7 @@ import { serviceContext } from "../helpers/context";
 import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { operationSamples } from "../helpers/operation-samples";
+import { tableDigest } from "../helpers/snapshot";
 
 // The permission matrix: every registered operation, through MCP (tool or resource) and through
 // tRPC, as each role. Allowed calls pass the gate and return what the operation's output contract
@@ -90,21 +91,6 @@ afterAll(async () => {
   await server?.close();
   await db?.close();
 });
-
-/** A digest of every row of every table: equal digests mean nothing was written. */
-async function snapshot(): Promise<Record<string, string>> {
-  const tables = await db.prisma.$queryRawUnsafe<{ name: string }[]>(
-    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
-  );
-  const digest: Record<string, string> = {};
-  for (const { name } of tables) {
-    const [row] = await db.prisma.$queryRawUnsafe<{ md5: string }[]>(
-      `SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS md5 FROM "${name}" t`,
-    );
-    digest[name] = row!.md5;
-  }
-  return digest;
-}
 
 /** The resource URI for an input: placeholders from its fields, the rest as the query. */
 function uriFor(operation: AnyOperation, input: Record<string, unknown>): string {
@@ -207,10 +193,10 @@ describe.each(ROLE_NAMES)("as %s", (role) => {
           expect(contract.success, `${operation.name} result breaks its output contract: ${contract.error?.message}`).toBe(true);
           return;
         }
-        const before = await snapshot();
+        const before = await tableDigest(db);
         const outcome = await call(input);
         expect({ ok: outcome.ok, code: outcome.code }, outcome.detail).toEqual({ ok: false, code: "FORBIDDEN" });
-        expect(await snapshot()).toEqual(before);
+        expect(await tableDigest(db)).toEqual(before);
         // The gate comes before the input: a denied caller learns nothing of the argument rules.
         expect((await call({ no_such_argument: 1 })).code).toBe("FORBIDDEN");
       });
