@@ -1,11 +1,15 @@
 import { z } from "zod";
+import { parseFlag } from "@/server/schemas/common";
 
 // The one reader of process.env. Every setting is validated here, once, with its default, so a
 // typo in a deployment fails at start with the variable's name rather than deep inside a request.
 
-const bool = z
-  .enum(["1", "0", "true", "false", "yes", "no", "on", "off"])
-  .transform((value) => ["1", "true", "yes", "on"].includes(value));
+// The same words as every other text flag (resource query parameters): one boolean rule everywhere.
+const bool = z.string().transform((value, context) => {
+  const flag = parseFlag(value);
+  if (flag === undefined) context.addIssue({ code: "custom", message: "must be true or false (1/0, yes/no and on/off also work)" });
+  return flag ?? false;
+});
 
 // An ALLOWED_HOSTS entry: a host name or IP address (IPv6 in brackets) with an optional :port, or
 // `.domain` for the domain and all its subdomains.

@@ -50,6 +50,3 @@ export const whoisInput = z.strictObject({
   format: outputFormat,
 });
 export type WhoisInput = z.infer<typeof whoisInput>;
-
-export const listAgentsInput = z.strictObject({ project_key: projectKey });
-export type ListAgentsInput = z.infer<typeof listAgentsInput>;

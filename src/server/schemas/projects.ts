@@ -1,8 +1,6 @@
 import { z } from "zod";
 import { outputFormat, projectKey } from "./common";
 
-export const healthCheckInput = z.strictObject({ format: outputFormat });
-
 export const ensureProjectInput = z.strictObject({
   human_key: z
     .string()
@@ -13,7 +11,5 @@ export const ensureProjectInput = z.strictObject({
   identity_mode: z.string().max(64).nullish().describe("Ignored; accepted for compatibility."),
   format: outputFormat,
 });
-export type EnsureProjectInput = z.infer<typeof ensureProjectInput>;
 
 export const projectLookupInput = z.strictObject({ project_key: projectKey });
-export type ProjectLookupInput = z.infer<typeof projectLookupInput>;

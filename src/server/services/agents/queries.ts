@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { defineOperation } from "@/server/operations/define";
 import { agentOutput, projectOutput } from "@/server/schemas/common";
-import { listAgentsInput, whoisInput } from "@/server/schemas/agents";
+import { whoisInput } from "@/server/schemas/agents";
+import { projectLookupInput } from "@/server/schemas/projects";
 import { projectView, type ProjectView } from "../projects/projects";
 import { agentView, type AgentView } from "./views";
 
@@ -38,7 +39,7 @@ const agentWithUnread = agentOutput.extend({ unread_count: z.number().int() });
 export const listAgents = defineOperation({
   name: "resource://agents",
   description: "A project's agents (most recently active first) with unread counts, and its retired agents.",
-  input: listAgentsInput,
+  input: projectLookupInput,
   output: z.strictObject({
     project: z.strictObject({ slug: z.string(), human_key: z.string() }),
     agents: z.array(agentWithUnread),
@@ -74,7 +75,7 @@ export type ProjectDetail = ProjectView & { agents: AgentView[] };
 export const getProject = defineOperation({
   name: "resource://project",
   description: "One project (slug or human key) with all its agents.",
-  input: listAgentsInput,
+  input: projectLookupInput,
   output: projectOutput.extend({ agents: z.array(agentOutput) }),
   permission: "read",
   kind: "query",

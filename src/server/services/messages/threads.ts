@@ -102,7 +102,7 @@ export const fetchTopic = defineOperation({
       topic,
       since: parseTimestamp(input.since_ts),
       includeBodies: input.include_bodies,
-      limit: clampLimit(Math.min(Math.max(input.limit, 1), 1000)),
+      limit: clampLimit(Math.max(input.limit, 1)),
       order: "desc",
     });
     const recipients = groupByMessage(await recipientsOf(ctx.db, rows.map((row) => row.id)));

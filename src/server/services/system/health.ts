@@ -1,12 +1,11 @@
 import { z } from "zod";
 import { defineOperation } from "@/server/operations/define";
 import { noInput } from "@/server/schemas/common";
-import { healthCheckInput } from "@/server/schemas/projects";
 
 export const healthCheck = defineOperation({
   name: "health_check",
   description: "Server status and configuration echo. Call first to confirm Mailroom is reachable.",
-  input: healthCheckInput,
+  input: noInput,
   output: z.strictObject({ status: z.literal("ok"), environment: z.string(), http_host: z.string(), http_port: z.number().int(), database_url: z.string() }),
   permission: "read",
   kind: "query",
