@@ -2,13 +2,14 @@ import type { Database } from "@/server/db/client";
 import { invoke } from "@/server/operations/invoke";
 import { sendMessage } from "@/server/services/messages/send";
 import { projectWithAgents } from "./mail";
+import { domainSamples, type OperationSamples } from "./samples";
 
 /**
  * A project with two agents (GreenLake, BlueDog) and one message between them, and a valid input
  * for every registered operation against it, keyed by operation name. A call with its sample
  * succeeds for a caller with the operation's role (the permission matrix relies on it).
  */
-export async function operationSamples(db: Database, projectKey: string): Promise<Record<string, Record<string, unknown>>> {
+export async function operationSamples(db: Database, projectKey: string): Promise<OperationSamples> {
   const { ctx, agents } = await projectWithAgents(db, projectKey, ["GreenLake", "BlueDog"]);
   const green = { agent_name: "GreenLake", registration_token: agents.GreenLake!.token };
   const blue = { agent_name: "BlueDog", registration_token: agents.BlueDog!.token };
@@ -26,7 +27,7 @@ export async function operationSamples(db: Database, projectKey: string): Promis
   const messageId = sent.deliveries[0]!.payload.id;
   const p = { project_key: projectKey };
   const asResource = (who: { agent_name: string; registration_token: string }) => ({ agent: who.agent_name, project: projectKey, agent_token: who.registration_token });
-  return {
+  const core: Record<string, Record<string, unknown>> = {
     health_check: {},
     "resource://config/environment": {},
     ensure_project: { human_key: projectKey },
@@ -66,4 +67,13 @@ export async function operationSamples(db: Database, projectKey: string): Promis
     dashboard_search: { ...p, query: "matrix" },
     overseer_send: { ...p, recipients: ["BlueDog"], subject: "from the overseer", body_md: "hello" },
   };
+  const base = { db, ctx, projectKey, agents: { GreenLake: agents.GreenLake!, BlueDog: agents.BlueDog! }, messageId, threadId: "MATRIX-1" };
+  const inputs: Record<string, Record<string, unknown>> = { ...core };
+  const fresh: OperationSamples["fresh"] = {};
+  for (const domain of domainSamples) {
+    const extra = await domain.samples(base);
+    Object.assign(inputs, extra.inputs);
+    Object.assign(fresh, extra.fresh ?? {});
+  }
+  return { inputs, fresh };
 }

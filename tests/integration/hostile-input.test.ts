@@ -30,7 +30,7 @@ beforeAll(async () => {
   db = await openTestDatabase();
   server = await startTestServer(db);
   client = await connectMcp(server.url);
-  samples = await operationSamples(db, PROJECT);
+  samples = (await operationSamples(db, PROJECT)).inputs;
 });
 afterAll(async () => {
   await client?.close();

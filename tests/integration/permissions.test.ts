@@ -14,6 +14,7 @@ import { serviceContext } from "../helpers/context";
 import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { operationSamples } from "../helpers/operation-samples";
+import { domainSamples, type OperationSamples } from "../helpers/samples";
 import { tableDigest } from "../helpers/snapshot";
 
 // The permission matrix: every registered operation, through MCP (tool or resource) and through
@@ -21,7 +22,7 @@ import { tableDigest } from "../helpers/snapshot";
 // says; denied calls get FORBIDDEN and leave every table exactly as it was. The expected table is
 // written out here on purpose: changing who may do what must change this file too.
 
-const EXPECTED: Record<string, Permission> = {
+const CORE: Record<string, Permission> = {
   health_check: "read",
   "resource://config/environment": "read",
   ensure_project: "write",
@@ -61,6 +62,7 @@ const EXPECTED: Record<string, Permission> = {
   dashboard_search: "admin",
   overseer_send: "write",
 };
+const EXPECTED: Record<string, Permission> = Object.assign({}, CORE, ...domainSamples.map((domain) => domain.expected));
 
 const ALLOWED: Record<Permission, ReadonlySet<RoleName>> = {
   read: new Set(["reader", "writer", "admin"]),
@@ -73,7 +75,7 @@ const PROJECT = "/matrix/main";
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 let server: TestServer;
 const clients = new Map<RoleName, Client>();
-let samples: Record<string, Record<string, unknown>>;
+let samples: OperationSamples;
 
 beforeAll(async () => {
   db = await openTestDatabase();
@@ -153,7 +155,7 @@ describe("the permission table", () => {
   });
 
   it("has a sample input for every operation", () => {
-    expect(Object.keys(samples).sort()).toEqual(Object.keys(EXPECTED).sort());
+    expect(Object.keys(samples.inputs).sort()).toEqual(Object.keys(EXPECTED).sort());
   });
 
   it("serves every operation through MCP (tool or resource) and tRPC", () => {
@@ -185,9 +187,9 @@ describe.each(ROLE_NAMES)("as %s", (role) => {
     ];
     for (const [surface, call] of surfaces) {
       it(`${operation.name} via ${surface}: ${allowed ? "allowed" : "FORBIDDEN, nothing written"}`, async () => {
-        const input = samples[operation.name]!;
+        const input = samples.inputs[operation.name]!;
         if (allowed) {
-          const outcome = await call(input);
+          const outcome = await call((await samples.fresh?.[operation.name]?.()) ?? input);
           expect(outcome, outcome.detail).toMatchObject({ ok: true });
           const contract = operation.output.safeParse(outcome.result);
           expect(contract.success, `${operation.name} result breaks its output contract: ${contract.error?.message}`).toBe(true);

@@ -21,6 +21,14 @@ import { sendMessage } from "@/server/services/messages/send";
 import { fetchSummary, summarizeRecent, summarizeThread } from "@/server/services/messages/summaries";
 import { fetchTopic, messageResource, threadResource } from "@/server/services/messages/threads";
 import { waitForMail } from "@/server/services/messages/wait";
+import { buildSlotOperations } from "@/server/services/build-slots/operations";
+import { contactOperations } from "@/server/services/contacts/operations";
+import { guardOperations } from "@/server/services/guard/operations";
+import { lifecycleOperations } from "@/server/services/lifecycle/operations";
+import { macroOperations } from "@/server/services/macros/operations";
+import { productOperations } from "@/server/services/products/operations";
+import { reservationOperations } from "@/server/services/reservations/operations";
+import { toolingOperations } from "@/server/services/tooling/operations";
 import { projectsOverview } from "@/server/services/projects/overview";
 import { ensureProject, listProjects } from "@/server/services/projects/projects";
 import { environmentResource, healthCheck } from "@/server/services/system/health";
@@ -61,6 +69,14 @@ export const operations = {
     acksStale: acksStaleResource,
     ackOverdue: ackOverdueResource,
   },
+  contacts: contactOperations,
+  reservations: reservationOperations,
+  buildSlots: buildSlotOperations,
+  lifecycle: lifecycleOperations,
+  products: productOperations,
+  macros: macroOperations,
+  tooling: toolingOperations,
+  guard: guardOperations,
   /** The overseer's dashboard: any agent's mail of a project. */
   messages: {
     inbox: operatorInbox,

@@ -1,0 +1,2 @@
+// Build slots: exclusive or shared leases on named resources such as a build or a test run.
+export const buildSlotOperations = {} as const;

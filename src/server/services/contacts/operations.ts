@@ -1,0 +1,2 @@
+// Contacts: links between agents and each agent's contact policy.
+export const contactOperations = {} as const;

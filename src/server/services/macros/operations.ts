@@ -1,0 +1,2 @@
+// Macros: the reference's multi-step workflows, each one call.
+export const macroOperations = {} as const;

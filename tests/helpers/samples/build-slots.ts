@@ -1,0 +1,6 @@
+import type { DomainSamples } from ".";
+
+export const buildSlotSamples: DomainSamples = {
+  expected: {},
+  samples: async () => ({ inputs: {} }),
+};

@@ -1,0 +1,6 @@
+import type { DomainSamples } from ".";
+
+export const contactSamples: DomainSamples = {
+  expected: {},
+  samples: async () => ({ inputs: {} }),
+};

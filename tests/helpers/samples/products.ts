@@ -1,0 +1,6 @@
+import type { DomainSamples } from ".";
+
+export const productSamples: DomainSamples = {
+  expected: {},
+  samples: async () => ({ inputs: {} }),
+};

@@ -1,0 +1,6 @@
+import type { DomainSamples } from ".";
+
+export const reservationSamples: DomainSamples = {
+  expected: {},
+  samples: async () => ({ inputs: {} }),
+};

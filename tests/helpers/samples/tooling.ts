@@ -1,0 +1,6 @@
+import type { DomainSamples } from ".";
+
+export const toolingSamples: DomainSamples = {
+  expected: {},
+  samples: async () => ({ inputs: {} }),
+};
