@@ -36,9 +36,25 @@ export interface ScopeFields<I> {
   agentOptional?: boolean;
 }
 
+/** The reference's tool clusters (§2.1): what tool profiles and the tooling directory group tools by. */
+export const TOOL_CLUSTERS = [
+  "infrastructure",
+  "identity",
+  "messaging",
+  "contact",
+  "search",
+  "file_reservations",
+  "workflow_macros",
+  "build_slots",
+  "product_bus",
+] as const;
+export type ToolCluster = (typeof TOOL_CLUSTERS)[number];
+
 export interface ToolSurface {
   /** "core" tools are the ones a token-conscious client gets with the core profile. */
   profile: "core" | "extended";
+  /** Default: the reference's cluster for a tool of this name (src/mcp/clusters.ts). */
+  cluster?: ToolCluster;
   title: string;
   /** Repeating the call with the same arguments changes nothing more (MCP idempotentHint). */
   idempotent?: boolean;
