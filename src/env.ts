@@ -57,6 +57,14 @@ const fields = z.object({
   LLM_API_KEY: z.string().optional(),
   LLM_MODEL: z.string().default("gpt-4o-mini"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  /** Contact policies are enforced on send_message and reply_message (false lets every send through). */
+  CONTACT_ENFORCEMENT_ENABLED: bool.default(true),
+  /** Under the `auto` policy, a message either way within this many seconds counts as contact. */
+  CONTACT_AUTO_TTL_SECONDS: z.coerce.number().int().min(0).max(365 * 86_400).default(86_400),
+  /** A send refused for want of contact files a pending contact request for each refused recipient. */
+  MESSAGING_AUTO_HANDSHAKE_ON_BLOCK: bool.default(true),
+  /** The contact policy a newly registered agent starts with. */
+  CONTACT_POLICY_DEFAULT: z.enum(["open", "auto", "contacts_only", "block_all"]).default("auto"),
 });
 
 const schema = fields.transform((value, context) => {

@@ -199,6 +199,7 @@ async function main(): Promise<void> {
       mcpPath: "/api/mcp",
       maxBodyBytes: 256 * 1024,
       maxRecipients: 100,
+      contacts: { enforcementEnabled: true, autoTtlSeconds: 86_400, autoHandshakeOnBlock: true, defaultPolicy: "auto" },
     },
   };
   const admin = new pg.Client({ connectionString: url });

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   TOO_MANY_RECIPIENTS: { http: 400, trpc: "BAD_REQUEST", recoverable: true },
   RECIPIENT_NOT_FOUND: { http: 404, trpc: "NOT_FOUND", recoverable: true },
   CONTACT_BLOCKED: { http: 403, trpc: "FORBIDDEN", recoverable: true },
+  CONTACT_REQUIRED: { http: 403, trpc: "FORBIDDEN", recoverable: true },
   AGENT_RETIRED: { http: 409, trpc: "CONFLICT", recoverable: true },
   NOT_FOUND: { http: 404, trpc: "NOT_FOUND", recoverable: true },
   AUTHENTICATION_REQUIRED: { http: 401, trpc: "UNAUTHORIZED", recoverable: true },

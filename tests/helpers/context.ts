@@ -11,6 +11,9 @@ export const testConfig: ServiceConfig = {
   mcpPath: "/api/mcp",
   maxBodyBytes: 256 * 1024,
   maxRecipients: 100,
+  // New agents start open so that tests of other areas can mail freshly registered agents; the
+  // contact tests set the reference default (auto) themselves.
+  contacts: { enforcementEnabled: true, autoTtlSeconds: 86_400, autoHandshakeOnBlock: true, defaultPolicy: "open" },
 };
 
 export function serviceContext(database: Database, config: Partial<ServiceConfig> = {}): ServiceContext {

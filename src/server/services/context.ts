@@ -5,6 +5,14 @@ import type { Db, Prisma } from "@/server/db/client";
 import type { EventBus } from "@/server/events/bus";
 import type { NameMode } from "./agents/names";
 
+/** Contact-policy settings (CONTACT_ENFORCEMENT_ENABLED, CONTACT_AUTO_TTL_SECONDS, …). */
+export interface ContactConfig {
+  enforcementEnabled: boolean;
+  autoTtlSeconds: number;
+  autoHandshakeOnBlock: boolean;
+  defaultPolicy: "open" | "auto" | "contacts_only" | "block_all";
+}
+
 /** Settings the services read; built from the environment, overridable per context in tests. */
 export interface ServiceConfig {
   environment: string;
@@ -15,6 +23,7 @@ export interface ServiceConfig {
   mcpPath: string;
   maxBodyBytes: number;
   maxRecipients: number;
+  contacts: ContactConfig;
   /** OpenAI-compatible chat endpoint for summary refinement; undefined keeps summaries heuristic. */
   llm?: { baseUrl: string; apiKey?: string; model: string };
 }
@@ -29,6 +38,12 @@ export function configFromEnv(): ServiceConfig {
     mcpPath: "/api/mcp",
     maxBodyBytes: env.MAX_BODY_BYTES,
     maxRecipients: env.MAX_RECIPIENTS,
+    contacts: {
+      enforcementEnabled: env.CONTACT_ENFORCEMENT_ENABLED,
+      autoTtlSeconds: env.CONTACT_AUTO_TTL_SECONDS,
+      autoHandshakeOnBlock: env.MESSAGING_AUTO_HANDSHAKE_ON_BLOCK,
+      defaultPolicy: env.CONTACT_POLICY_DEFAULT,
+    },
     llm: env.LLM_BASE_URL ? { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, model: env.LLM_MODEL } : undefined,
   };
 }

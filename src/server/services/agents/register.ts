@@ -74,7 +74,7 @@ async function insertAgent(
 ): Promise<Agent | null> {
   return withTransaction(ctx, async ({ db: tx }) => {
     const [created] = await tx.agent.createManyAndReturn({
-      data: [{ projectId: project.id, name, nameKey: name.toLowerCase(), registrationTokenHash: tokenHash, ...fields }],
+      data: [{ projectId: project.id, name, nameKey: name.toLowerCase(), registrationTokenHash: tokenHash, contactPolicy: ctx.config.contacts.defaultPolicy, ...fields }],
       skipDuplicates: true,
     });
     if (!created) return null;
