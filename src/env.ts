@@ -65,6 +65,12 @@ const fields = z.object({
   MESSAGING_AUTO_HANDSHAKE_ON_BLOCK: bool.default(true),
   /** The contact policy a newly registered agent starts with. */
   CONTACT_POLICY_DEFAULT: z.enum(["open", "auto", "contacts_only", "block_all"]).default("auto"),
+  /** A reservation whose holder has been inactive this long (and shows no recent activity) is stale. */
+  FILE_RESERVATION_INACTIVITY_SECONDS: z.coerce.number().int().min(1).max(365 * 86_400).default(1800),
+  /** Mail, file or git activity within this many seconds keeps a reservation from being stale. */
+  FILE_RESERVATION_ACTIVITY_GRACE_SECONDS: z.coerce.number().int().min(1).max(365 * 86_400).default(900),
+  /** Reservations on archive surfaces (agents/…, messages/…) block the message writes they cover. */
+  FILE_RESERVATIONS_ENFORCEMENT_ENABLED: bool.default(true),
 });
 
 const schema = fields.transform((value, context) => {

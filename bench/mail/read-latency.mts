@@ -200,6 +200,7 @@ async function main(): Promise<void> {
       maxBodyBytes: 256 * 1024,
       maxRecipients: 100,
       contacts: { enforcementEnabled: true, autoTtlSeconds: 86_400, autoHandshakeOnBlock: true, defaultPolicy: "auto" },
+      reservations: { inactivitySeconds: 1800, activityGraceSeconds: 900, enforcementEnabled: true },
     },
   };
   const admin = new pg.Client({ connectionString: url });

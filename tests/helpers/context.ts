@@ -14,6 +14,7 @@ export const testConfig: ServiceConfig = {
   // New agents start open so that tests of other areas can mail freshly registered agents; the
   // contact tests set the reference default (auto) themselves.
   contacts: { enforcementEnabled: true, autoTtlSeconds: 86_400, autoHandshakeOnBlock: true, defaultPolicy: "open" },
+  reservations: { inactivitySeconds: 1800, activityGraceSeconds: 900, enforcementEnabled: true },
 };
 
 export function serviceContext(database: Database, config: Partial<ServiceConfig> = {}): ServiceContext {

@@ -13,6 +13,14 @@ export interface ContactConfig {
   defaultPolicy: "open" | "auto" | "contacts_only" | "block_all";
 }
 
+/** File-reservation settings (FILE_RESERVATION_INACTIVITY_SECONDS, …). */
+export interface ReservationConfig {
+  inactivitySeconds: number;
+  activityGraceSeconds: number;
+  /** Archive-surface reservations block message writes (reference §4.5). */
+  enforcementEnabled: boolean;
+}
+
 /** Settings the services read; built from the environment, overridable per context in tests. */
 export interface ServiceConfig {
   environment: string;
@@ -24,6 +32,7 @@ export interface ServiceConfig {
   maxBodyBytes: number;
   maxRecipients: number;
   contacts: ContactConfig;
+  reservations: ReservationConfig;
   /** OpenAI-compatible chat endpoint for summary refinement; undefined keeps summaries heuristic. */
   llm?: { baseUrl: string; apiKey?: string; model: string };
 }
@@ -43,6 +52,11 @@ export function configFromEnv(): ServiceConfig {
       autoTtlSeconds: env.CONTACT_AUTO_TTL_SECONDS,
       autoHandshakeOnBlock: env.MESSAGING_AUTO_HANDSHAKE_ON_BLOCK,
       defaultPolicy: env.CONTACT_POLICY_DEFAULT,
+    },
+    reservations: {
+      inactivitySeconds: env.FILE_RESERVATION_INACTIVITY_SECONDS,
+      activityGraceSeconds: env.FILE_RESERVATION_ACTIVITY_GRACE_SECONDS,
+      enforcementEnabled: env.FILE_RESERVATIONS_ENFORCEMENT_ENABLED,
     },
     llm: env.LLM_BASE_URL ? { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, model: env.LLM_MODEL } : undefined,
   };
