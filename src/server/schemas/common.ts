@@ -9,13 +9,13 @@ export const projectKey = text()
   .trim()
   .min(1, "is required")
   .max(1024)
-  .describe("Project: its absolute path (human_key) or its slug, as returned by ensure_project.");
+  .describe("Project human_key (absolute path) or slug.");
 
 export const agentName = text()
   .trim()
   .min(1, "is required")
   .max(128)
-  .describe("Agent name, case-insensitive (e.g. GreenCastle).");
+  .describe("Agent name (case-insensitive).");
 
 /** An empty string means "no token", as clients that always send the field expect. */
 export const optionalToken = (description: string) =>
@@ -27,7 +27,7 @@ export const optionalToken = (description: string) =>
     .optional()
     .describe(description);
 
-export const registrationToken = optionalToken("The agent's registration_token returned by register_agent; proves you are that agent.");
+export const registrationToken = optionalToken("Token from register_agent: proves you are the agent.");
 
 /**
  * `format` is accepted on every tool for compatibility with mcp_agent_mail clients. Results are
