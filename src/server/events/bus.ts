@@ -2,12 +2,12 @@ import pg from "pg";
 import type { Database } from "@/server/db/client";
 import { MAIL_EVENTS_CHANNEL } from "@/server/db/mail-sql";
 
-// Wake-ups for new mail, reads and acks. Writers emit NOTIFY inside their own statement, so an
+// Wake-ups for new mail, reads, acks and reservation changes. Writers emit NOTIFY inside their own statement, so an
 // event is seen exactly when the change commits, whichever instance made it: on Postgres every
 // instance LISTENs on one dedicated connection; on PGlite the embedded database delivers the same
 // notifications in process.
 
-export interface MailEvent {
+export interface MessageEvent {
   type: "message" | "read" | "ack";
   projectId: number;
   messageId: number;
@@ -15,6 +15,22 @@ export interface MailEvent {
   agentIds: number[];
   senderId?: number;
 }
+
+export type ReservationAction = "granted" | "renewed" | "released" | "force_released" | "expired";
+
+/** File reservations of one project changed (reservations/events.ts writes these). */
+export interface ReservationEvent {
+  type: "reservation";
+  projectId: number;
+  action: ReservationAction;
+  /** How many reservations changed; the id and holder lists are cut short to keep NOTIFY small. */
+  count: number;
+  reservationIds: number[];
+  /** The holders of the reservations. */
+  agentIds: number[];
+}
+
+export type MailEvent = MessageEvent | ReservationEvent;
 
 export type MailEventListener = (event: MailEvent) => void;
 
@@ -29,12 +45,20 @@ interface WirePayload {
   m: number;
   a: number[] | null;
   s?: number;
+  /** Reservation events: the action and the reservation ids. */
+  r?: ReservationAction;
+  i?: number[];
+  n?: number;
 }
 
 function parse(payload: string | undefined): MailEvent | undefined {
   if (!payload) return undefined;
   try {
     const wire = JSON.parse(payload) as WirePayload;
+    if (wire.t === "reservation") {
+      const reservationIds = wire.i ?? [];
+      return { type: "reservation", projectId: wire.p, action: wire.r!, count: wire.n ?? reservationIds.length, reservationIds, agentIds: wire.a ?? [] };
+    }
     return { type: wire.t, projectId: wire.p, messageId: wire.m, agentIds: wire.a ?? [], senderId: wire.s };
   } catch {
     return undefined;
@@ -42,7 +66,7 @@ function parse(payload: string | undefined): MailEvent | undefined {
 }
 
 /** The NOTIFY payload for a read or an ack (new messages build theirs in SQL). */
-export function wirePayload(event: MailEvent): string {
+export function wirePayload(event: MessageEvent): string {
   return JSON.stringify({ t: event.type, p: event.projectId, m: event.messageId, a: event.agentIds, s: event.senderId });
 }
 

@@ -1,6 +1,6 @@
 import { AppError } from "@/server/errors";
 import { visibleMessages } from "@/server/db/mail-sql";
-import type { MailEvent } from "@/server/events/bus";
+import type { MailEvent, ReservationEvent } from "@/server/events/bus";
 import type { ServiceContext } from "../context";
 import { isoTs } from "../format";
 import { actingAgent } from "../agents/authenticate";
@@ -14,13 +14,14 @@ export interface StreamRequest {
 }
 
 export interface StreamEvent {
-  event: "ready" | "message" | "read" | "ack";
+  event: "ready" | "message" | "read" | "ack" | "reservation";
   data: Record<string, unknown>;
 }
 
 /**
  * New-mail events for one agent (its token required, as for its inbox) or for a whole project
  * (the operator's view, admin role). Message events carry the headline, never the body.
+ * Reservation changes go to every stream of their project: they are the project's shared state.
  */
 export async function* mailEvents(ctx: ServiceContext, request: StreamRequest, signal: AbortSignal): AsyncGenerator<StreamEvent> {
   const events = ctx.events;
@@ -42,7 +43,10 @@ export async function* mailEvents(ctx: ServiceContext, request: StreamRequest, s
   const unsubscribe = events.subscribe((event) => {
     // Agent ids are global: an agent's stream follows its mail into other projects (cross-project
     // sends and the reads of them); the operator's stream is the project's own traffic.
-    const concernsViewer = agentId === null ? event.projectId === project.id : event.agentIds.includes(agentId) || event.senderId === agentId;
+    const concernsViewer =
+      agentId === null || event.type === "reservation"
+        ? event.projectId === project.id
+        : event.agentIds.includes(agentId) || event.senderId === agentId;
     if (!concernsViewer) return;
     queue.push(event);
     wake?.();
@@ -58,6 +62,10 @@ export async function* mailEvents(ctx: ServiceContext, request: StreamRequest, s
         continue;
       }
       const event = queue.shift()!;
+      if (event.type === "reservation") {
+        yield { event: "reservation", data: await reservationEventData(ctx, event) };
+        continue;
+      }
       if (event.type !== "message") {
         const reader = event.agentIds[0] === undefined ? null : await ctx.db.agent.findUnique({ where: { id: event.agentIds[0] }, select: { id: true, name: true } });
         yield { event: event.type, data: { message_id: event.messageId, agent_id: reader?.id ?? null, agent: reader?.name ?? null } };
@@ -91,4 +99,9 @@ export async function* mailEvents(ctx: ServiceContext, request: StreamRequest, s
     unsubscribe();
     signal.removeEventListener("abort", onAbort);
   }
+}
+
+async function reservationEventData(ctx: ServiceContext, event: ReservationEvent): Promise<Record<string, unknown>> {
+  const holders = await ctx.db.agent.findMany({ where: { id: { in: event.agentIds } }, select: { name: true }, orderBy: { id: "asc" } });
+  return { action: event.action, count: event.count, file_reservation_ids: event.reservationIds, agents: holders.map((holder) => holder.name) };
 }
