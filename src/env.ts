@@ -49,7 +49,16 @@ const fields = z.object({
   MAX_REQUEST_BYTES: z.coerce.number().int().min(64 * KIB).optional(),
   AGENT_NAME_ENFORCEMENT_MODE: z.enum(["coerce", "strict", "always_auto"]).default("coerce"),
   MAILROOM_MIGRATE_ON_START: bool.default(true),
-  MCP_TOOLS_PROFILE: z.enum(["full", "core"]).default("full"),
+  /** full, core, lazy, or a comma list of tools and clusters; the names are checked when the MCP catalog loads. */
+  MCP_TOOLS_PROFILE: z
+    .string()
+    .trim()
+    .min(1)
+    .max(2000)
+    .regex(/^[a-z0-9_,\s]+$/i, "must be full, core, lazy or a comma list of tool and cluster names")
+    .default("full"),
+  /** Days tool_call_metrics rows are kept (tooling/metrics and tooling/recent read them). */
+  TOOL_METRICS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(256 * 1024),
   MAX_RECIPIENTS: z.coerce.number().int().min(1).max(10_000).default(100),
   /** OpenAI-compatible endpoint for refining thread summaries; unset = heuristic summaries only. */
@@ -71,6 +80,13 @@ const fields = z.object({
   FILE_RESERVATION_ACTIVITY_GRACE_SECONDS: z.coerce.number().int().min(1).max(365 * 86_400).default(900),
   /** Reservations on archive surfaces (agents/…, messages/…) block the message writes they cover. */
   FILE_RESERVATIONS_ENFORCEMENT_ENABLED: bool.default(true),
+  /** Periodic release of expired and stale reservations (once per interval across all instances). */
+  FILE_RESERVATIONS_CLEANUP_ENABLED: bool.default(true),
+  FILE_RESERVATIONS_CLEANUP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** Agents silent for AUTO_RETIRE_STALE_AGENTS_THRESHOLD_SECONDS (at least 60) are retired, checked every interval. */
+  AUTO_RETIRE_STALE_AGENTS_ENABLED: bool.default(true),
+  AUTO_RETIRE_STALE_AGENTS_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(7 * 86_400).default(3600),
+  AUTO_RETIRE_STALE_AGENTS_THRESHOLD_SECONDS: z.coerce.number().int().min(60).max(365 * 86_400).default(86_400),
 });
 
 const schema = fields.transform((value, context) => {

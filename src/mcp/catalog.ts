@@ -5,63 +5,114 @@ import { hasRole } from "@/server/auth/actor";
 import { AppError, quote } from "@/server/errors";
 import type { AnyOperation } from "@/server/operations/define";
 import { registered } from "@/server/operations/registry";
+import { INT32_MAX } from "@/server/schemas/common";
+import { LAZY_TOOL_ENTRY } from "./lazy-tool";
+import { createProfileParser, type ToolProfile } from "./profiles";
+
+export type { ToolProfile } from "./profiles";
 
 // What the MCP surface serves, derived from the operation registry: tools are operations with a
 // `tool` surface, resources those with a `resource` URI template.
-
-export type ToolProfile = "full" | "core";
 
 export const toolOperations: readonly AnyOperation[] = registered.map(({ operation }) => operation).filter((operation) => operation.tool);
 
 const toolsByName = new Map(toolOperations.map((operation) => [operation.name, operation]));
 
-function inProfile(operation: AnyOperation, profile: ToolProfile): boolean {
-  return profile === "full" || operation.tool?.profile === "core";
-}
+/** The profile MCP_TOOLS_PROFILE or ?profile= names (ToolProfileError when it names unknown tools). */
+export const parseToolProfile = createProfileParser(toolOperations);
 
-/** A profile hides tools from calls as well as from the listing. */
+/** A profile hides tools from calls as well as from the listing; the lazy profile only from the listing. */
 export function findTool(name: string, profile: ToolProfile): AnyOperation | undefined {
   const operation = toolsByName.get(name);
-  return operation && inProfile(operation, profile) ? operation : undefined;
+  return operation && (profile.lazy || profile.listed.has(name)) ? operation : undefined;
 }
 
 function annotations(operation: AnyOperation): ToolAnnotations {
   const surface = operation.tool!;
+  // Hints equal to the MCP defaults (readOnly false, idempotent false) are left out, and so is the
+  // display title: clients show the tool's name without it, and it cost every listing ~5 %.
   return operation.kind === "query"
-    ? { title: surface.title, readOnlyHint: true, openWorldHint: false }
+    ? { readOnlyHint: true, openWorldHint: false }
     : {
-        title: surface.title,
-        readOnlyHint: false,
         destructiveHint: surface.destructive ?? false,
-        idempotentHint: surface.idempotent ?? false,
+        ...(surface.idempotent ? { idempotentHint: true } : {}),
         openWorldHint: false,
       };
+}
+
+type JsonNode = Record<string, unknown>;
+
+/**
+ * The input schema tools/list advertises: the zod schema's JSON Schema without what costs tokens on
+ * every tool and tells a model nothing it needs: the `$schema` URI, the compatibility `format`
+ * argument (still accepted; tooling/schemas lists it as global_optional), `additionalProperties:
+ * false` (an unknown argument is still refused, by name), the `null` alternative
+ * of optional arguments (null is still accepted), string length bounds and the Postgres integer range
+ * (still enforced: an error names the field and the rule). Everything else is kept.
+ */
+export function advertisedSchema(operation: AnyOperation): Tool["inputSchema"] {
+  const schema = z.toJSONSchema(operation.input, { io: "input" }) as JsonNode;
+  delete schema.$schema;
+  delete schema.additionalProperties;
+  const properties = schema.properties as Record<string, JsonNode> | undefined;
+  if (properties) {
+    delete properties.format;
+    for (const [name, property] of Object.entries(properties)) properties[name] = compact(property);
+  }
+  if (Array.isArray(schema.required)) schema.required = schema.required.filter((name) => name !== "format");
+  return schema as Tool["inputSchema"];
+}
+
+function compact(node: JsonNode): JsonNode {
+  let result: JsonNode = { ...node };
+  const anyOf = result.anyOf as JsonNode[] | undefined;
+  if (anyOf) {
+    const kept = anyOf.filter((branch) => branch.type !== "null");
+    if (kept.length === 1) {
+      delete result.anyOf;
+      result = { ...compact(kept[0]!), ...result };
+    } else {
+      result.anyOf = kept.map(compact);
+    }
+  }
+  if (Array.isArray(result.type)) {
+    const types = result.type.filter((type) => type !== "null");
+    result.type = types.length === 1 ? types[0] : types;
+  }
+  delete result.minLength;
+  delete result.maxLength;
+  if (typeof result.maximum === "number" && result.maximum >= INT32_MAX) delete result.maximum;
+  if (typeof result.minimum === "number" && result.minimum <= -INT32_MAX) delete result.minimum;
+  if (result.items && typeof result.items === "object") result.items = compact(result.items as JsonNode);
+  return result;
 }
 
 // tools/list is asked for on every connection: each tool's entry is computed once.
 const entries = new Map<AnyOperation, Tool>(
   toolOperations.map((operation) => [
     operation,
-    {
-      name: operation.name,
-      description: operation.description,
-      inputSchema: z.toJSONSchema(operation.input, { io: "input" }) as Tool["inputSchema"],
-      annotations: annotations(operation),
-    },
+    { name: operation.name, description: operation.description, inputSchema: advertisedSchema(operation), annotations: annotations(operation) },
   ]),
 );
 const listings = new Map<string, Tool[]>();
 
-/** The tools this caller may call, in registry order. */
+/** A tool's tools/list entry. */
+export function toolEntry(operation: AnyOperation): Tool {
+  return entries.get(operation)!;
+}
+
+/** The tools this caller may call, in registry order, then the lazy profile's discovery tool. */
 export function toolListing(profile: ToolProfile, actor: Actor): Tool[] {
   // What a caller may call depends on its roles alone, so the listing is cached per role set.
-  const key = `${profile}:${[...actor.roles].sort().join(",")}`;
+  const key = `${profile.key}|${[...actor.roles].sort().join(",")}`;
   let listing = listings.get(key);
   if (!listing) {
     listing = toolOperations
-      .filter((operation) => inProfile(operation, profile) && hasRole(actor, operation.permission))
+      .filter((operation) => profile.listed.has(operation.name) && hasRole(actor, operation.permission))
       .map((operation) => entries.get(operation)!);
-    listings.set(key, listing);
+    if (profile.lazy && hasRole(actor, "read")) listing.push(LAZY_TOOL_ENTRY);
+    // Bounded: profiles come from ?profile=, one entry per distinct selection and role set.
+    if (listings.size < 512) listings.set(key, listing);
   }
   return listing;
 }

@@ -12,8 +12,12 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { AppError, quote, toAppError } from "@/server/errors";
 import { invoke } from "@/server/operations/invoke";
-import type { ServiceContext } from "@/server/services/context";
+import type { AnyOperation } from "@/server/operations/define";
+import type { AgentContext, ServiceContext } from "@/server/services/context";
+import { recordToolCall } from "@/server/services/tooling/metrics-recorder";
 import { findTool, resources, toolListing, type ToolProfile } from "./catalog";
+import { callExtendedTool } from "./lazy";
+import { LAZY_TOOL_NAME } from "./lazy-tool";
 
 export type { ToolProfile } from "./catalog";
 
@@ -63,16 +67,71 @@ function logIfUnexpected(what: string, error: unknown, appError: AppError): void
   if (appError.code === "INTERNAL_ERROR" || appError.code === "DATABASE_UNAVAILABLE") console.error(`[mcp] ${what} failed:`, error);
 }
 
+interface Scoped {
+  projectId?: number;
+  agentName?: string;
+}
+
+/** The operation with a handler that notes the project and agent its scope resolved (for metrics). */
+function observed(operation: AnyOperation, seen: Scoped): AnyOperation {
+  return {
+    ...operation,
+    handler(scoped: Partial<AgentContext>, input: unknown) {
+      seen.projectId = scoped.project?.id;
+      seen.agentName = scoped.agent?.name;
+      return operation.handler(scoped as AgentContext, input);
+    },
+  };
+}
+
+/** The agent a call names, when its scope was never reached (bounded: it is caller input). */
+function claimedAgent(operation: AnyOperation, args: unknown): string | null {
+  const value = (args as Record<string, unknown> | undefined)?.[operation.fields?.agent ?? "agent_name"];
+  return typeof value === "string" && value.trim() ? value.trim().slice(0, 128) : null;
+}
+
+function record(ctx: ServiceContext, tool: string, started: number, seen: Scoped, agent: string | null, error: AppError | undefined): void {
+  recordToolCall(
+    ctx.db,
+    {
+      tool,
+      surface: "mcp",
+      projectId: seen.projectId ?? null,
+      agentName: seen.agentName ?? agent,
+      durationMs: performance.now() - started,
+      ok: !error,
+      errorCode: error?.code ?? null,
+      createdTs: new Date(),
+    },
+    ctx.config.toolMetricsRetentionDays,
+  );
+}
+
 async function callTool(ctx: ServiceContext, profile: ToolProfile, name: string, args: unknown): Promise<CallToolResult> {
+  const started = performance.now();
+  const seen: Scoped = {};
+  let failure: AppError | undefined;
+  const lazy = profile.lazy && name === LAZY_TOOL_NAME;
+  const operation = lazy ? undefined : findTool(name, profile);
+  // A call made through the discovery tool is recorded once, under the tool it called.
+  let proxied = false;
   try {
-    const operation = findTool(name, profile);
+    if (lazy) {
+      return await callExtendedTool(ctx, profile, args, (inner, innerArgs) => {
+        proxied = true;
+        return callTool(ctx, profile, inner, innerArgs);
+      });
+    }
     if (!operation) throw new AppError("NOT_FOUND", `Unknown tool '${quote(name)}'.`);
-    const result = await invoke(operation, ctx, args);
+    const result = await invoke(observed(operation, seen), ctx, args);
     return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: asStructured(result) };
   } catch (error) {
-    const appError = toAppError(error);
-    logIfUnexpected(quote(name), error, appError);
-    return errorResult(appError);
+    failure = toAppError(error);
+    logIfUnexpected(quote(name), error, failure);
+    return errorResult(failure);
+  } finally {
+    // Unknown tool names are caller input, not tools: they are not recorded.
+    if (operation || (lazy && !proxied)) record(ctx, name, started, seen, operation ? claimedAgent(operation, args) : null, failure);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { redactedDatabaseUrl } from "@/env";
 import { getDatabase, getEventBus, type Database } from "./db/client";
+import { flushAllToolMetrics } from "./services/tooling/metrics-recorder";
 import type { EventBus } from "./events/bus";
 
 // The production server's start and stop (server.mts): bind the port, open the database, and
@@ -75,12 +76,13 @@ export async function openAtStartup(): Promise<boolean> {
 }
 
 /**
- * Closes what openAtStartup opened, once it is done opening (a migration is not cut short): the
- * event bus, then the database; the embedded one writes its files out and releases its folder's lock.
+ * Closes what openAtStartup opened, once it is done opening (a migration is not cut short): writes
+ * the buffered tool-call metrics, closes the event bus, then the database; the embedded one writes its files out and releases its folder's lock.
  */
 export async function closeAtShutdown(): Promise<void> {
   if (!opening) return;
   const { database, events } = await opening;
+  await flushAllToolMetrics();
   await events?.close();
   await database?.close();
 }

@@ -1,4 +1,5 @@
 import { env } from "@/env";
+import { parseToolProfile } from "@/mcp/catalog";
 import { getDatabase, getEventBus } from "@/server/db/client";
 import { configFromEnv } from "@/server/services/context";
 import { createHandlers } from "./handlers";
@@ -8,5 +9,6 @@ export const handlers = createHandlers({
   database: getDatabase,
   events: getEventBus,
   config: configFromEnv(),
-  defaultToolProfile: env.MCP_TOOLS_PROFILE,
+  // An unknown tool or cluster name stops the server at start, naming it.
+  defaultToolProfile: parseToolProfile(env.MCP_TOOLS_PROFILE),
 });

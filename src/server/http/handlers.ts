@@ -3,6 +3,8 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { TRPC_MAX_BATCH } from "@/lib/limits";
 import { checkPayload } from "@/mcp/jsonrpc";
+import { parseToolProfile } from "@/mcp/catalog";
+import { ToolProfileError } from "@/mcp/profiles";
 import { serveMcp, type ToolProfile } from "@/mcp/server";
 import { appRouter } from "@/server/api/root";
 import { isMalformedBody } from "@/server/api/trpc";
@@ -23,6 +25,7 @@ export interface HandlerDeps {
   database: () => Promise<Database>;
   events: () => Promise<EventBus>;
   config: ServiceConfig;
+  /** MCP_TOOLS_PROFILE, parsed; `?profile=` on /api/mcp overrides it per request. */
   defaultToolProfile?: ToolProfile;
   /** Who is calling; tests inject their own to call as any actor. */
   resolveActor?: (request: Request) => Promise<Actor>;
@@ -87,7 +90,13 @@ export function createHandlers(deps: HandlerDeps) {
       const checked = checkPayload(request, await request.text());
       if ("refusal" in checked) return checked.refusal;
       const requested = new URL(request.url).searchParams.get("profile");
-      const profile: ToolProfile = requested === "core" || requested === "full" ? requested : (deps.defaultToolProfile ?? "full");
+      let profile: ToolProfile;
+      try {
+        profile = requested ? parseToolProfile(requested) : (deps.defaultToolProfile ?? parseToolProfile("full"));
+      } catch (error) {
+        if (error instanceof ToolProfileError) return jsonRpcError(400, error.message);
+        throw error;
+      }
       return serveMcp(request, checked.body, ctx, profile);
     },
 

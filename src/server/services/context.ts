@@ -21,6 +21,12 @@ export interface ReservationConfig {
   enforcementEnabled: boolean;
 }
 
+/** Periodic jobs (src/server/jobs): each runs once per interval across every instance. */
+export interface JobsConfig {
+  autoRetire: { enabled: boolean; intervalSeconds: number; thresholdSeconds: number };
+  reservationCleanup: { enabled: boolean; intervalSeconds: number };
+}
+
 /** Settings the services read; built from the environment, overridable per context in tests. */
 export interface ServiceConfig {
   environment: string;
@@ -33,8 +39,11 @@ export interface ServiceConfig {
   maxRecipients: number;
   contacts: ContactConfig;
   reservations: ReservationConfig;
+  jobs: JobsConfig;
   /** OpenAI-compatible chat endpoint for summary refinement; undefined keeps summaries heuristic. */
   llm?: { baseUrl: string; apiKey?: string; model: string };
+  /** Days tool-call metrics are kept (default 7). */
+  toolMetricsRetentionDays?: number;
 }
 
 export function configFromEnv(): ServiceConfig {
@@ -47,6 +56,7 @@ export function configFromEnv(): ServiceConfig {
     mcpPath: "/api/mcp",
     maxBodyBytes: env.MAX_BODY_BYTES,
     maxRecipients: env.MAX_RECIPIENTS,
+    toolMetricsRetentionDays: env.TOOL_METRICS_RETENTION_DAYS,
     contacts: {
       enforcementEnabled: env.CONTACT_ENFORCEMENT_ENABLED,
       autoTtlSeconds: env.CONTACT_AUTO_TTL_SECONDS,
@@ -57,6 +67,14 @@ export function configFromEnv(): ServiceConfig {
       inactivitySeconds: env.FILE_RESERVATION_INACTIVITY_SECONDS,
       activityGraceSeconds: env.FILE_RESERVATION_ACTIVITY_GRACE_SECONDS,
       enforcementEnabled: env.FILE_RESERVATIONS_ENFORCEMENT_ENABLED,
+    },
+    jobs: {
+      autoRetire: {
+        enabled: env.AUTO_RETIRE_STALE_AGENTS_ENABLED,
+        intervalSeconds: env.AUTO_RETIRE_STALE_AGENTS_INTERVAL_SECONDS,
+        thresholdSeconds: env.AUTO_RETIRE_STALE_AGENTS_THRESHOLD_SECONDS,
+      },
+      reservationCleanup: { enabled: env.FILE_RESERVATIONS_CLEANUP_ENABLED, intervalSeconds: env.FILE_RESERVATIONS_CLEANUP_INTERVAL_SECONDS },
     },
     llm: env.LLM_BASE_URL ? { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, model: env.LLM_MODEL } : undefined,
   };
