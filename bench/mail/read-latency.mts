@@ -201,6 +201,7 @@ async function main(): Promise<void> {
       maxRecipients: 100,
       contacts: { enforcementEnabled: true, autoTtlSeconds: 86_400, autoHandshakeOnBlock: true, defaultPolicy: "auto" },
       reservations: { inactivitySeconds: 1800, activityGraceSeconds: 900, enforcementEnabled: true },
+      jobs: { autoRetire: { enabled: false, intervalSeconds: 3600, thresholdSeconds: 86_400 }, reservationCleanup: { enabled: false, intervalSeconds: 60 } },
     },
   };
   const admin = new pg.Client({ connectionString: url });

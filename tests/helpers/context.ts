@@ -15,6 +15,7 @@ export const testConfig: ServiceConfig = {
   // contact tests set the reference default (auto) themselves.
   contacts: { enforcementEnabled: true, autoTtlSeconds: 86_400, autoHandshakeOnBlock: true, defaultPolicy: "open" },
   reservations: { inactivitySeconds: 1800, activityGraceSeconds: 900, enforcementEnabled: true },
+  jobs: { autoRetire: { enabled: true, intervalSeconds: 3600, thresholdSeconds: 86_400 }, reservationCleanup: { enabled: true, intervalSeconds: 60 } },
 };
 
 export function serviceContext(database: Database, config: Partial<ServiceConfig> = {}): ServiceContext {
