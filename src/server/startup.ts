@@ -3,6 +3,9 @@ import { redactedDatabaseUrl } from "@/env";
 import { getDatabase, getEventBus, type Database } from "./db/client";
 import { flushAllToolMetrics } from "./services/tooling/metrics-recorder";
 import type { EventBus } from "./events/bus";
+import { startJobRunner, type JobRunner } from "./jobs/runner";
+import { scheduledJobs } from "./jobs/scheduled";
+import { configFromEnv } from "./services/context";
 
 // The production server's start and stop (server.mts): bind the port, open the database, and
 // close both again when told to stop.
@@ -50,6 +53,8 @@ interface Opened {
 }
 
 let opening: Promise<Opened> | undefined;
+/** Periodic jobs (auto-retire, reservation sweep), started once the database is open. */
+let jobRunner: JobRunner | undefined;
 
 async function open(): Promise<Opened> {
   const opened: Opened = {};
@@ -70,8 +75,9 @@ async function open(): Promise<Opened> {
  */
 export async function openAtStartup(): Promise<boolean> {
   opening = open();
-  const { error } = await opening;
+  const { database, error } = await opening;
   if (error) console.error(`[mailroom] cannot open the database: ${(error as Error).message}`);
+  else if (database) jobRunner = startJobRunner(database.prisma, scheduledJobs(configFromEnv().jobs));
   return !error;
 }
 
@@ -82,6 +88,7 @@ export async function openAtStartup(): Promise<boolean> {
 export async function closeAtShutdown(): Promise<void> {
   if (!opening) return;
   const { database, events } = await opening;
+  await jobRunner?.stop();
   await flushAllToolMetrics();
   await events?.close();
   await database?.close();
