@@ -192,7 +192,8 @@ async function main() {
   const paths = [...new Set(hook === "pre-push" ? pushedPaths() : stagedPaths())];
   if (paths.length === 0) return 0;
   const url = process.env.AGENT_MAIL_URL || process.env.MAILROOM_GUARD_URL;
-  const base = { project_key: process.env.MAILROOM_GUARD_PROJECT, agent_name: agent };
+  // A shared dry run: only other agents' exclusive reservations conflict with it (as in the reference).
+  const base = { project_key: process.env.MAILROOM_GUARD_PROJECT, agent_name: agent, exclusive: false };
   if (process.env.AGENT_MAIL_TOKEN) base.registration_token = process.env.AGENT_MAIL_TOKEN;
 
   const lines = [];
