@@ -9,7 +9,7 @@ import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { projectWithAgents } from "../helpers/mail";
 
-// Rules that span send and reply: thread participants may always be answered, idempotency keys
+// Rules that span send and reply: block_all holds even inside a shared thread, idempotency keys
 // belong to one tool, and the dashboard's reads of every agent's mail need the admin role.
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
@@ -29,8 +29,8 @@ async function rejection(promise: Promise<unknown>): Promise<AppError> {
   return error as AppError;
 }
 
-describe("reply to a participant who blocks new contact", () => {
-  it("delivers to the original sender despite block_all, while a fresh send is refused", async () => {
+describe("replies and block_all", () => {
+  it("refuses a reply to a block_all participant (block_all means nobody), while a contacts_only participant is answered", async () => {
     const { ctx, agents } = await projectWithAgents(db, "/policies/block", ["GreenLake", "BlueDog", "RedFox"]);
     const sent = await invoke(sendMessage, ctx,
       sendMessageInput.parse({
@@ -42,49 +42,31 @@ describe("reply to a participant who blocks new contact", () => {
         body_md: "can you look?",
       }),
     );
-    await db.prisma.agent.updateMany({ where: { id: { in: [agents.GreenLake!.id, agents.RedFox!.id] } }, data: { contactPolicy: "block_all" } });
-
-    const fresh = await rejection(
-      invoke(sendMessage, ctx,
-        sendMessageInput.parse({
-          project_key: "/policies/block",
-          sender_name: "BlueDog",
-          sender_token: agents.BlueDog!.token,
-          to: ["GreenLake"],
-          subject: "unrelated",
-          body_md: "hi",
-        }),
-      ),
-    );
-    expect(fresh.code).toBe("CONTACT_BLOCKED");
-    expect(fresh.message).toContain("Recipient is not accepting messages");
-
-    // The exemption covers the thread's participants only: copying in a block_all outsider is refused.
-    const outsider = await rejection(
-      invoke(replyMessage, ctx,
-        replyMessageInput.parse({
-          project_key: "/policies/block",
-          message_id: sent.deliveries[0]!.payload.id,
-          sender_name: "BlueDog",
-          sender_token: agents.BlueDog!.token,
-          cc: ["RedFox"],
-          body_md: "looping in RedFox",
-        }),
-      ),
-    );
-    expect(outsider.code).toBe("CONTACT_BLOCKED");
-    expect(outsider.message).toContain("RedFox");
-    expect(await db.prisma.message.count({ where: { senderId: agents.BlueDog!.id } })).toBe(0);
-
-    const reply = await invoke(replyMessage, ctx,
+    const replyInput = (extra: Record<string, unknown>) =>
       replyMessageInput.parse({
         project_key: "/policies/block",
         message_id: sent.deliveries[0]!.payload.id,
         sender_name: "BlueDog",
         sender_token: agents.BlueDog!.token,
         body_md: "done",
-      }),
-    );
+        ...extra,
+      });
+    await db.prisma.agent.updateMany({ where: { id: { in: [agents.GreenLake!.id, agents.RedFox!.id] } }, data: { contactPolicy: "block_all" } });
+
+    // The original sender shares the thread, yet block_all refuses even its replies.
+    const toParticipant = await rejection(invoke(replyMessage, ctx, replyInput({})));
+    expect(toParticipant.code).toBe("CONTACT_BLOCKED");
+    expect(toParticipant.message).toContain("Recipient is not accepting messages.");
+    expect(toParticipant.message).toContain("GreenLake");
+
+    const outsider = await rejection(invoke(replyMessage, ctx, replyInput({ to: [], cc: ["RedFox"] })));
+    expect(outsider.code).toBe("CONTACT_BLOCKED");
+    expect(outsider.message).toContain("RedFox");
+    expect(await db.prisma.message.count({ where: { senderId: agents.BlueDog!.id } })).toBe(0);
+
+    // contacts_only without a link: the shared thread lets the reply through.
+    await db.prisma.agent.update({ where: { id: agents.GreenLake!.id }, data: { contactPolicy: "contacts_only" } });
+    const reply = await invoke(replyMessage, ctx, replyInput({}));
     expect(reply.count).toBe(1);
     expect(reply.deliveries[0]!.payload.to).toEqual(["GreenLake"]);
     expect(reply.thread_id).toBe(String(sent.deliveries[0]!.payload.id));

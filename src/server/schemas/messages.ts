@@ -55,7 +55,7 @@ export const sendMessageInput = z.strictObject({
   thread_id: threadId,
   topic,
   broadcast: z.boolean().default(false).describe("Send to every active agent of the project (to must be empty)."),
-  auto_contact_if_blocked: z.boolean().nullish().describe("Accepted for compatibility."),
+  auto_contact_if_blocked: z.boolean().nullish().describe("File contact requests for refused recipients (default: server setting)."),
   attachment_paths: z.array(z.string().max(4096)).max(100).nullish().describe("Not supported yet; must be empty."),
   convert_images: z.boolean().nullish().describe("Accepted for compatibility."),
   sender_token: senderToken,

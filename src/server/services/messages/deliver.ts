@@ -2,6 +2,7 @@ import type { Agent, Project } from "@/generated/prisma/client";
 import { AppError, isUniqueViolation, quote } from "@/server/errors";
 import { insertMessages, recipientsOf, visibleMessages } from "@/server/db/mail-sql";
 import type { ServiceContext } from "../context";
+import { enforceContactPolicy } from "../contacts/enforce";
 import { isoTs } from "../format";
 import { routeRecipients, type RecipientKind, type RoutedDelivery } from "./routing";
 import { messageBase, withRecipients, type MessageBase, type RecipientLists } from "./views";
@@ -30,8 +31,11 @@ export interface Outgoing {
   idempotency?: { key: string; tool: string };
   /** Recipients already resolved (broadcast, overseer); skips name routing. */
   routed?: RoutedDelivery[];
-  /** Agents the contact policy does not apply to (everyone already in a thread being replied to). */
-  contactExempt?: ReadonlySet<number>;
+  /**
+   * Contact-policy enforcement (send and reply); absent for mail that is not an agent's own
+   * (the human overseer, a contact request, which checks block_all itself).
+   */
+  contacts?: { autoContact: boolean };
 }
 
 export function assertWithinLimits(ctx: ServiceContext, bodyMd: string, recipientCount: number): void {
@@ -87,10 +91,19 @@ export async function replayIdempotent(ctx: ServiceContext, sender: Agent, key: 
  * project addressed, all in one statement, so a send reaches every recipient or none.
  */
 export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<SendResult> {
-  const routed = outgoing.routed ?? (await routeRecipients(ctx, outgoing.project, outgoing.sender, outgoing.lists, { contactExempt: outgoing.contactExempt }));
+  const routed = outgoing.routed ?? (await routeRecipients(ctx, outgoing.project, outgoing.sender, outgoing.lists));
   const recipientCount = routed.reduce((sum, delivery) => sum + delivery.recipients.length, 0);
   assertWithinLimits(ctx, outgoing.bodyMd, recipientCount);
   if (routed.length === 0) return { deliveries: [], count: 0, verified_sender: true };
+  if (outgoing.contacts) {
+    await enforceContactPolicy(ctx, {
+      senderProject: outgoing.project,
+      sender: outgoing.sender,
+      recipients: routed.flatMap((delivery) => delivery.recipients.map(({ agent }) => ({ agent, project: delivery.project }))),
+      threadId: outgoing.threadId,
+      autoContact: outgoing.contacts.autoContact,
+    });
+  }
 
   let inserted;
   try {

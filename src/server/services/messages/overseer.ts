@@ -29,7 +29,7 @@ export const overseerSend = defineOperation({
       skipDuplicates: true,
     });
     const overseer = await ctx.db.agent.findUniqueOrThrow({ where: { projectId_nameKey: { projectId: project.id, nameKey } } });
-    const routed = await routeRecipients(ctx, project, overseer, { to: input.recipients, cc: [], bcc: [] }, { bypassContactPolicy: true });
+    const routed = await routeRecipients(ctx, project, overseer, { to: input.recipients, cc: [], bcc: [] });
     const result = await deliver(ctx, {
       project,
       sender: overseer,

@@ -70,15 +70,7 @@ async function reply(ctx: AgentContext, input: ReplyMessageInput): Promise<Reply
     return { thread_id: threadId, reply_to: replyTo, deliveries: [], count: 0 };
   }
 
-  // Everyone already in the thread may be answered, whatever their contact policy (§2.2).
-  const threadRows = await ctx.db.message.findMany({
-    where: { projectId: project.id, OR: [{ threadId }, ...(/^\d+$/.test(threadId) ? [{ id: Number(threadId) }] : [])] },
-    select: { senderId: true, recipients: { select: { agentId: true } } },
-  });
-  const participants = new Set(threadRows.flatMap((row) => [row.senderId, ...row.recipients.map((r) => r.agentId)]));
-
   const result = await deliver(ctx, {
-    contactExempt: participants,
     project,
     sender,
     lists,
@@ -89,6 +81,8 @@ async function reply(ctx: AgentContext, input: ReplyMessageInput): Promise<Reply
     threadId,
     topic: original.topic,
     idempotency: input.idempotency_key ? { key: input.idempotency_key, tool: "reply_message" } : undefined,
+    // The thread's participants are allowed by the thread rule; a reply files no contact requests.
+    contacts: { autoContact: false },
   });
   return { ...result.deliveries[0]?.payload, ...result, thread_id: threadId, reply_to: replyTo };
 }

@@ -7,7 +7,8 @@ import { didYouMean, suggest } from "../similarity";
 
 // Turns recipient strings into agents, grouped by the project each delivery lands in (§3.3):
 // plain names resolve in the sender's project (or through an approved contact link elsewhere),
-// `project:<slug>#Name` and `Name@<project>` address another project explicitly.
+// `project:<slug>#Name` and `Name@<project>` address another project explicitly. Whether each
+// recipient may be reached is the contact policy's business (../contacts/enforce.ts).
 
 export type RecipientKind = "to" | "cc" | "bcc";
 
@@ -18,7 +19,7 @@ export interface RoutedDelivery {
 
 const KIND_RANK: Record<RecipientKind, number> = { to: 0, cc: 1, bcc: 2 };
 
-function parseAddress(value: string): { name: string; projectIdent?: string } {
+export function parseAddress(value: string): { name: string; projectIdent?: string } {
   const explicit = /^project:([^#]+)#(.+)$/.exec(value);
   if (explicit) return { projectIdent: explicit[1]!.trim(), name: explicit[2]!.trim() };
   const at = /^([^@\s]+)@([^@\s]+)$/.exec(value);
@@ -55,7 +56,6 @@ export async function routeRecipients(
   senderProject: Project,
   sender: Agent,
   lists: Record<RecipientKind, string[]>,
-  options: { bypassContactPolicy?: boolean; contactExempt?: ReadonlySet<number> } = {},
 ): Promise<RoutedDelivery[]> {
   const byAgent = new Map<number, { agent: Agent; kind: RecipientKind; project: Project }>();
   const unresolved: string[] = [];
@@ -102,18 +102,6 @@ export async function routeRecipients(
   }
 
   if (unresolved.length) await throwUnresolved(ctx, senderProject, unresolved);
-
-  for (const { agent } of byAgent.values()) {
-    if (agent.id === sender.id) continue;
-    if (agent.retiredAt) {
-      throw new AppError("AGENT_RETIRED", `Agent '${agent.name}' is retired and no longer receives mail.`, { recipient: agent.name });
-    }
-    if (agent.contactPolicy === "block_all" && !options.bypassContactPolicy && !options.contactExempt?.has(agent.id)) {
-      throw new AppError("CONTACT_BLOCKED", `Recipient is not accepting messages: ${agent.name} (contact policy block_all).`, {
-        recipient: agent.name,
-      });
-    }
-  }
 
   const deliveries = new Map<number, RoutedDelivery>();
   for (const { agent, kind, project } of byAgent.values()) {

@@ -75,5 +75,6 @@ async function send(ctx: AgentContext, input: SendMessageInput): Promise<SendRes
     threadId,
     topic,
     idempotency: input.idempotency_key ? { key: input.idempotency_key, tool: "send_message" } : undefined,
+    contacts: { autoContact: input.auto_contact_if_blocked ?? ctx.config.contacts.autoHandshakeOnBlock },
   });
 }
