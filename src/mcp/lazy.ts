@@ -4,7 +4,7 @@ import { AppError, quote } from "@/server/errors";
 import { parseArguments } from "@/server/operations/invoke";
 import type { ServiceContext } from "@/server/services/context";
 import { toolEntry, toolOperations, type ToolProfile } from "./catalog";
-import { clusterOf } from "./clusters";
+import { clusterOf } from "@/server/services/tooling/clusters";
 import { LAZY_TOOL_NAME, lazyToolInput } from "./lazy-tool";
 
 // call_extended_tool (lazy profile): lists the tools tools/list left out, describes one, or calls

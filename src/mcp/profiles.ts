@@ -1,6 +1,6 @@
 import { TOOL_CLUSTERS, type AnyOperation, type ToolCluster } from "@/server/operations/define";
 import { quote } from "@/server/errors";
-import { clusterOf } from "./clusters";
+import { clusterOf } from "@/server/services/tooling/clusters";
 
 // Tool profiles (MCP_TOOLS_PROFILE, ?profile=): which tools tools/list shows. `full` is every tool,
 // `core` the tools marked core, `lazy` the core tools plus one discovery tool through which the

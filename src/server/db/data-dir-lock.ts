@@ -79,6 +79,19 @@ function ownerIsRunning(owner: LockOwner): boolean {
   return current === undefined || current === owner.identity;
 }
 
+/** A data-directory lock this process holds (tooling/locks shows them). */
+export interface HeldLock {
+  path: string;
+  pid: number;
+  acquiredAt: Date;
+}
+
+const held = new Map<string, HeldLock>();
+
+export function heldDataDirLocks(): HeldLock[] {
+  return [...held.values()];
+}
+
 export function acquireDataDirLock(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
   const lockPath = path.join(dataDir, "mailroom.lock");
@@ -88,10 +101,12 @@ export function acquireDataDirLock(dataDir: string): () => void {
       const fd = openSync(lockPath, "wx");
       writeSync(fd, identity ? `${process.pid}\n${identity}\n` : String(process.pid));
       closeSync(fd);
+      held.set(lockPath, { path: lockPath, pid: process.pid, acquiredAt: new Date() });
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
+        held.delete(lockPath);
         rmSync(lockPath, { force: true });
       };
       process.once("exit", release);
