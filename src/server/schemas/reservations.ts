@@ -1,0 +1,132 @@
+import { z } from "zod";
+import { PATTERN_MAX_CHARS } from "@/server/services/reservations/match";
+import { INT32_MAX, agentName, outputFormat, projectKey, queryFlag, registrationToken, rowId, timestamp } from "./common";
+
+/** Path patterns in one call; each is matched against every active reservation of the project. */
+export const PATHS_MAX = 256;
+const IDS_MAX = 1000;
+const REASON_MAX = 512;
+
+const paths = z
+  .array(z.string().max(PATTERN_MAX_CHARS))
+  .max(PATHS_MAX)
+  .describe("Gitignore-style patterns (src/**, *.md, docs/) or tool://… service://… names.");
+const pathFilter = z.array(z.string().max(PATTERN_MAX_CHARS)).max(PATHS_MAX).nullish().describe("Only these exact patterns.");
+const idFilter = z.array(rowId).max(IDS_MAX).nullish().describe("Only these reservation ids.");
+const exclusive = z.boolean().default(true).describe("Exclusive (default) or shared; two shared never conflict.");
+
+export const fileReservationPathsInput = z.strictObject({
+  project_key: projectKey,
+  agent_name: agentName,
+  paths,
+  ttl_seconds: z.number().int().min(1).max(INT32_MAX).default(3600),
+  exclusive,
+  reason: z.string().max(REASON_MAX).default(""),
+  refuse_conflicts: z.boolean().default(false).describe("Lock mode: grant nothing if any path conflicts (all-or-nothing)."),
+  idempotency_key: z.string().trim().min(1).max(200).optional().describe("A retry with the same key returns the first result."),
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type FileReservationPathsInput = z.infer<typeof fileReservationPathsInput>;
+
+export const checkConflictsInput = z.strictObject({
+  project_key: projectKey,
+  agent_name: agentName,
+  paths,
+  exclusive,
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type CheckConflictsInput = z.infer<typeof checkConflictsInput>;
+
+export const releaseInput = z.strictObject({
+  project_key: projectKey,
+  agent_name: agentName,
+  paths: pathFilter,
+  file_reservation_ids: idFilter,
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type ReleaseInput = z.infer<typeof releaseInput>;
+
+export const renewInput = z.strictObject({
+  project_key: projectKey,
+  agent_name: agentName,
+  extend_seconds: z.number().int().min(-INT32_MAX).max(INT32_MAX).default(1800).describe("At least 60 is applied."),
+  paths: pathFilter,
+  file_reservation_ids: idFilter,
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type RenewInput = z.infer<typeof renewInput>;
+
+export const forceReleaseInput = z.strictObject({
+  project_key: projectKey,
+  agent_name: agentName.describe("You (the actor), not the holder."),
+  file_reservation_id: rowId,
+  notify_previous: z.boolean().default(true).describe("Mail the holder about the release."),
+  note: z.string().max(2000).default(""),
+  registration_token: registrationToken,
+  format: outputFormat,
+});
+export type ForceReleaseInput = z.infer<typeof forceReleaseInput>;
+
+export const reservationsResourceInput = z.strictObject({
+  project_key: projectKey,
+  active_only: queryFlag.default(true),
+  format: outputFormat,
+});
+export type ReservationsResourceInput = z.infer<typeof reservationsResourceInput>;
+
+// ----- results -----
+
+const holder = z.strictObject({ agent: z.string(), path_pattern: z.string(), exclusive: z.boolean(), expires_ts: timestamp });
+export const conflictOutput = z.strictObject({ path: z.string(), holders: z.array(holder) });
+const granted = z.strictObject({ id: z.number().int(), path_pattern: z.string(), exclusive: z.boolean(), reason: z.string(), expires_ts: timestamp });
+
+export const grantOutput = z.strictObject({
+  granted: z.array(granted),
+  conflicts: z.array(conflictOutput),
+  refused: z.boolean().optional(),
+  idempotent_replay: z.boolean().optional(),
+});
+
+export const checkOutput = z.strictObject({ conflicts: z.array(conflictOutput), would_conflict: z.boolean() });
+
+export const releaseOutput = z.strictObject({ released: z.number().int(), released_at: timestamp });
+
+export const renewOutput = z.strictObject({
+  renewed: z.number().int(),
+  file_reservations: z.array(z.strictObject({ id: z.number().int(), path_pattern: z.string(), old_expires_ts: timestamp, new_expires_ts: timestamp })),
+});
+
+export const activityOutput = {
+  stale_reasons: z.array(z.string()),
+  last_agent_activity_ts: timestamp.nullable(),
+  last_mail_activity_ts: timestamp.nullable(),
+  last_filesystem_activity_ts: timestamp.nullable(),
+  last_git_activity_ts: timestamp.nullable(),
+};
+
+const reservationBase = {
+  id: z.number().int(),
+  agent: z.string(),
+  path_pattern: z.string(),
+  exclusive: z.boolean(),
+  reason: z.string(),
+  created_ts: timestamp,
+  expires_ts: timestamp,
+  released_ts: timestamp.nullable(),
+};
+
+export const forceReleaseOutput = z.strictObject({
+  released: z.number().int(),
+  released_at: timestamp,
+  already_released: z.boolean().optional(),
+  expired: z.boolean().optional(),
+  reservation: z
+    .strictObject({ ...reservationBase, ...activityOutput, notified: z.boolean(), notification_error: z.string().optional() })
+    .optional(),
+});
+
+export const reservationListOutput = z.array(z.strictObject({ ...reservationBase, stale: z.boolean(), ...activityOutput }));

@@ -1,0 +1,125 @@
+import type { Db, Prisma } from "@/server/db/client";
+import { AppError, quote } from "@/server/errors";
+import type { CheckConflictsInput, FileReservationPathsInput } from "@/server/schemas/reservations";
+import type { AgentContext } from "../context";
+import { isoTs } from "../format";
+import { activeReservations, conflictsFor, type ActiveReservation, type Conflict } from "./conflicts";
+import { notifyReservations } from "./events";
+import { releaseExpiredAndStale } from "./expire";
+
+// Granting (reference §4.1). Every grant of a project runs under one transaction-scoped advisory
+// lock keyed on the project, taken before the active reservations are read: grants of a project
+// are serialised across every instance on the same Postgres (PGlite has one connection anyway), so
+// a grant always sees every grant that committed before it, and two agents can never both be told
+// `conflicts: []` for overlapping exclusive paths.
+
+export const GRANT_TOOL = "file_reservation_paths";
+/** First key of the two-key advisory lock: this lock class ("FR"); the second is the project id. */
+const RESERVATION_LOCK_CLASS = 0x4652;
+/** Waiting for the project's lock and a connection: generous, since grants queue behind each other. */
+const TRANSACTION_OPTIONS = { maxWait: 60_000, timeout: 60_000 };
+
+export interface Granted {
+  id: number;
+  path_pattern: string;
+  exclusive: boolean;
+  reason: string;
+  expires_ts: string;
+}
+
+export interface GrantResult {
+  granted: Granted[];
+  conflicts: Conflict[];
+  /** Lock mode (refuse_conflicts): nothing was granted because a path conflicted. */
+  refused?: true;
+  idempotent_replay?: true;
+}
+
+export function assertPaths(paths: readonly string[] | null | undefined): void {
+  if (paths && paths.length === 0) {
+    throw new AppError("EMPTY_PATHS", "paths list cannot be empty; pass at least one path pattern.", { field: "paths" });
+  }
+}
+
+/** Runs `fn` holding the project's reservation lock (joining an open transaction if there is one). */
+export async function underProjectLock<T>(ctx: AgentContext, fn: (db: Db) => Promise<T>): Promise<T> {
+  const locked = async (db: Db) => {
+    await db.$executeRaw`SELECT pg_advisory_xact_lock(${RESERVATION_LOCK_CLASS}::int, ${ctx.project.id}::int)`;
+    return fn(db);
+  };
+  if (ctx.inTransaction) return locked(ctx.db);
+  return (ctx.db as Prisma).$transaction((db) => locked(db), TRANSACTION_OPTIONS);
+}
+
+export async function grantReservations(ctx: AgentContext, input: FileReservationPathsInput): Promise<GrantResult> {
+  assertPaths(input.paths);
+  const key = input.idempotency_key;
+  if (key) {
+    const replay = await replayGrant(ctx.db, ctx.agent.id, key);
+    if (replay) return replay;
+  }
+  const now = new Date();
+  await releaseExpiredAndStale(ctx.db, ctx.project, ctx.config.reservations, now);
+  return underProjectLock(ctx, async (db) => {
+    // A retry racing its first call waited for the lock: the first call's result is there now.
+    if (key) {
+      const replay = await replayGrant(db, ctx.agent.id, key);
+      if (replay) return replay;
+    }
+    const active = await activeReservations(db, ctx.project.id, now);
+    const conflicts = conflictsFor(active, ctx.agent.id, input.paths, input.exclusive);
+    const result: GrantResult =
+      input.refuse_conflicts && conflicts.length > 0 ? { granted: [], conflicts, refused: true } : { granted: await write(db, ctx, input, active, now), conflicts };
+    if (result.granted.length) await notifyReservations(db, ctx.project.id, "granted", result.granted.map((row) => ({ id: row.id, agentId: ctx.agent.id })));
+    if (key) await db.idempotencyKey.create({ data: { senderId: ctx.agent.id, key, tool: GRANT_TOOL, messageIds: [], response: result as object } });
+    return result;
+  });
+}
+
+/**
+ * One row per path: the agent's own active reservation with exactly the same pattern is updated
+ * (exclusive replaced, reason kept unless the new one says something, expiry only extended), any
+ * other path gets a new row. Conflicts never stop a grant here (the advisory model).
+ */
+async function write(db: Db, ctx: AgentContext, input: FileReservationPathsInput, active: ActiveReservation[], now: Date): Promise<Granted[]> {
+  const own = new Map(active.filter((row) => row.agentId === ctx.agent.id).map((row) => [row.pathPattern, row]));
+  const wanted = new Date(now.getTime() + input.ttl_seconds * 1000);
+  const granted: Granted[] = [];
+  for (const path of input.paths) {
+    const existing = own.get(path);
+    const row = existing
+      ? await db.fileReservation.update({
+          where: { id: existing.id },
+          data: {
+            exclusive: input.exclusive,
+            reason: input.reason || !existing.reason ? input.reason : existing.reason,
+            expiresTs: existing.expiresTs > wanted ? existing.expiresTs : wanted,
+          },
+        })
+      : await db.fileReservation.create({
+          data: { projectId: ctx.project.id, agentId: ctx.agent.id, pathPattern: path, exclusive: input.exclusive, reason: input.reason, createdTs: now, expiresTs: wanted },
+        });
+    own.set(path, { ...(existing ?? { agentId: ctx.agent.id, agentName: ctx.agent.name }), id: row.id, pathPattern: path, exclusive: row.exclusive, reason: row.reason, expiresTs: row.expiresTs });
+    granted.push({ id: row.id, path_pattern: row.pathPattern, exclusive: row.exclusive, reason: row.reason, expires_ts: isoTs(row.expiresTs) });
+  }
+  return granted;
+}
+
+async function replayGrant(db: Db, agentId: number, key: string): Promise<GrantResult | undefined> {
+  const record = await db.idempotencyKey.findUnique({ where: { senderId_key: { senderId: agentId, key } } });
+  if (!record) return undefined;
+  if (record.tool !== GRANT_TOOL || !record.response) {
+    throw new AppError("INVALID_ARGUMENT", `idempotency_key '${quote(key)}' was already used by ${record.tool}; use a new key for ${GRANT_TOOL}.`, {
+      field: "idempotency_key",
+    });
+  }
+  return { ...(record.response as unknown as GrantResult), idempotent_replay: true };
+}
+
+/** The dry run: what file_reservation_paths would report, without expiring, locking or writing anything. */
+export async function checkConflicts(ctx: AgentContext, input: CheckConflictsInput): Promise<{ conflicts: Conflict[]; would_conflict: boolean }> {
+  assertPaths(input.paths);
+  const active = await activeReservations(ctx.db, ctx.project.id, new Date());
+  const conflicts = conflictsFor(active, ctx.agent.id, input.paths, input.exclusive);
+  return { conflicts, would_conflict: conflicts.length > 0 };
+}
