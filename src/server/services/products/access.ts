@@ -5,21 +5,28 @@ import type { ServiceContext } from "../context";
 import { authenticateAgent, findAgent } from "../agents/authenticate";
 
 // Upstream's rule for product reads: the agent is authenticated in every linked project that has
-// an agent of that name whose token (or, here, a credential bound to it) matches, and the read
-// covers those projects only, each through that project's agent's eyes. Tokens are per agent and
-// project, so one token usually opens one project: a name registered in several projects shares a
-// token only if the caller passes a credential bound to each (none exists today).
+// an agent of that name whose token (or, here, a credential bound to it) matches, and at least one
+// must succeed. Tokens are per agent and project, so one token usually opens one seat. A read then
+// covers every linked project through the eyes of the authenticated agents: a message is seen when
+// one of them sent or received it, which includes what they sent to the other projects' agents.
 
 export interface ProductSeat {
   project: Project;
   agent: Agent;
 }
 
-export async function productSeats(
+export interface ProductAccess {
+  /** The linked projects within the actor's scopes. */
+  projects: Project[];
+  /** The agents the caller proved to be (at least one). */
+  seats: ProductSeat[];
+}
+
+export async function productAccess(
   ctx: ServiceContext,
   product: Product,
   request: { action: string; name: string | null | undefined; token: string | null | undefined },
-): Promise<ProductSeat[]> {
+): Promise<ProductAccess> {
   const links = await ctx.db.productProjectLink.findMany({ where: { productId: product.id }, include: { project: true }, orderBy: { projectId: "asc" } });
   const projects = links.map((link) => link.project).filter((project) => canAccessProject(ctx.actor, project));
   const bound = ctx.actor.agent;
@@ -42,7 +49,7 @@ export async function productSeats(
       refusal ??= error;
     }
   }
-  if (seats.length) return seats;
+  if (seats.length) return { projects, seats };
   if (refusal) throw refusal;
   throw new AppError("NOT_FOUND", `Agent '${quote(name)}' not found in any project linked to product '${quote(product.name)}'.`, { field: "agent_name" });
 }

@@ -9,11 +9,21 @@ import { summarize } from "../messages/summary-heuristics";
 import { threadMessages } from "../messages/threads";
 import { clampLimit, parseTimestamp } from "../messages/validation";
 import { inboxItem } from "../messages/views";
-import { productSeats } from "./access";
+import { productAccess, type ProductAccess } from "./access";
 import { requireProduct } from "./products";
 
-// Product reads: the project reads (search, inbox, thread) run in each linked project the agent is
-// authenticated in, and their results are merged.
+// Product reads: the project reads (search, inbox, thread) run in every linked project as each
+// authenticated agent, and their results are merged (a message seen twice counts once).
+
+/** Every (project, viewer) pair a product read covers. */
+function pairs(access: ProductAccess) {
+  return access.projects.flatMap((project) => access.seats.map(({ agent }) => ({ project, agent })));
+}
+
+function unique<T extends { id: number }>(items: T[]): T[] {
+  const seen = new Set<number>();
+  return items.filter((item) => !seen.has(item.id) && seen.add(item.id));
+}
 
 const SEARCH_MAX = 200;
 
@@ -28,16 +38,16 @@ export const searchMessagesProduct = defineOperation({
   tool: { profile: "extended", title: "Search product messages" },
   async handler(ctx, input) {
     const product = await requireProduct(ctx.db, input.product_key);
-    const seats = await productSeats(ctx, product, { action: "search_messages_product", name: input.agent_name, token: input.registration_token });
+    const access = await productAccess(ctx, product, { action: "search_messages_product", name: input.agent_name, token: input.registration_token });
     const limit = Math.min(Math.max(input.limit, 1), SEARCH_MAX);
     const hits = (
       await Promise.all(
-        seats.map(async ({ project, agent }) =>
+        pairs(access).map(async ({ project, agent }) =>
           (await searchAs(ctx, project.id, { kind: "agent", agent }, { query: input.query, limit })).map((hit) => ({ ...hit, project_id: project.id })),
         ),
       )
     ).flat();
-    return hits.sort((a, b) => b.rank - a.rank || b.id - a.id).slice(0, limit);
+    return unique(hits.sort((a, b) => b.rank - a.rank || b.id - a.id)).slice(0, limit);
   },
 });
 
@@ -54,7 +64,8 @@ export const fetchInboxProduct = defineOperation({
     const limit = clampLimit(input.limit);
     const since = parseTimestamp(input.since_ts);
     const product = await requireProduct(ctx.db, input.product_key);
-    const seats = await productSeats(ctx, product, { action: "fetch_inbox_product", name: input.agent_name, token: input.registration_token });
+    const { seats } = await productAccess(ctx, product, { action: "fetch_inbox_product", name: input.agent_name, token: input.registration_token });
+    // An agent's received mail is in its own project: one inbox read per authenticated agent.
     const rows = (
       await Promise.all(
         seats.map(({ agent }) =>
@@ -80,14 +91,13 @@ export const summarizeThreadProduct = defineOperation({
   tool: { profile: "extended", title: "Summarize product thread" },
   async handler(ctx, input) {
     const product = await requireProduct(ctx.db, input.product_key);
-    const seats = await productSeats(ctx, product, { action: "summarize_thread_product", name: input.agent_name, token: input.registration_token });
+    const access = await productAccess(ctx, product, { action: "summarize_thread_product", name: input.agent_name, token: input.registration_token });
     const parts = await Promise.all(
-      seats.map(({ project, agent }) =>
+      pairs(access).map(({ project, agent }) =>
         threadMessages(ctx, project, { kind: "agent", agent }, input.thread_id, true, input.per_thread_limit ?? undefined),
       ),
     );
-    const messages = parts
-      .flatMap((part) => part.messages)
+    const messages = unique(parts.flatMap((part) => part.messages))
       .sort((a, b) => a.created_ts.localeCompare(b.created_ts) || a.id - b.id)
       .map((message) => ({ id: message.id, subject: message.subject, body_md: message.body_md ?? "", from: message.from, created_ts: message.created_ts }));
     const heuristic = summarize(messages);
