@@ -77,7 +77,7 @@ export async function openAtStartup(): Promise<boolean> {
   opening = open();
   const { database, error } = await opening;
   if (error) console.error(`[mailroom] cannot open the database: ${(error as Error).message}`);
-  else if (database) jobRunner = startJobRunner(database.prisma, scheduledJobs(configFromEnv().jobs));
+  else if (database) jobRunner = startJobRunner(database.prisma, scheduledJobs(configFromEnv()));
   return !error;
 }
 

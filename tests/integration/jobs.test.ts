@@ -3,6 +3,7 @@ import { openDatabase, type Database } from "@/server/db/client";
 import { runDueJobs, startJobRunner, type Job } from "@/server/jobs/runner";
 import { scheduledJobs } from "@/server/jobs/scheduled";
 import { retireStaleAgents } from "@/server/services/lifecycle/auto-retire";
+import type { JobsConfig } from "@/server/services/context";
 import { OVERSEER_NAME } from "@/server/services/messages/overseer";
 import { testConfig } from "../helpers/context";
 import { openTestDatabase } from "../helpers/database";
@@ -37,6 +38,11 @@ function countingJob(name: string, intervalMs = MINUTE): Job & { calls: string[]
       return { n: calls.length };
     },
   };
+}
+
+/** The test configuration with only the given jobs on. */
+function config(jobs: Partial<JobsConfig>) {
+  return { ...testConfig, jobs: { autoRetire: { ...testConfig.jobs.autoRetire, enabled: false }, reservationCleanup: { enabled: false, intervalSeconds: 60 }, ...jobs } };
 }
 
 const jobRow = (name: string) => db.prisma.scheduledJob.findUniqueOrThrow({ where: { name } });
@@ -129,7 +135,7 @@ describe("the auto-retire job", () => {
     await setActive("RedFox", ago(10));
     await setActive(OVERSEER_NAME, ago(86_400 * 30));
 
-    const jobs = scheduledJobs({ ...testConfig.jobs, autoRetire: { enabled: true, intervalSeconds: 600, thresholdSeconds: 3600 }, reservationCleanup: { enabled: false, intervalSeconds: 60 } });
+    const jobs = scheduledJobs(config({ autoRetire: { enabled: true, intervalSeconds: 600, thresholdSeconds: 3600 } }));
     expect(jobs.map((job) => job.name)).toEqual(["auto-retire"]);
     const [run] = await runDueJobs(db.prisma, "a", jobs, now);
     expect(run?.result).toEqual({ ok: true, retired: 1 });
@@ -152,6 +158,22 @@ describe("the auto-retire job", () => {
     expect(await greenRetired()).toBeNull();
     await retireStaleAgents(db.prisma, 1, new Date(now.getTime() + 2000));
     expect(await greenRetired()).toEqual(new Date(now.getTime() + 2000));
-    expect(scheduledJobs({ ...testConfig.jobs, autoRetire: { enabled: false, intervalSeconds: 600, thresholdSeconds: 3600 }, reservationCleanup: { enabled: false, intervalSeconds: 60 } })).toEqual([]);
+    expect(scheduledJobs(config({ autoRetire: { enabled: false, intervalSeconds: 600, thresholdSeconds: 3600 } }))).toEqual([]);
+  });
+});
+
+describe("the file-reservation sweep job", () => {
+  it("releases expired reservations once per interval", async () => {
+    const { project, agents } = await projectWithAgents(db, "/jobs/sweep", ["GreenLake"]);
+    const now = new Date();
+    const reservation = await db.prisma.fileReservation.create({
+      data: { projectId: project.id, agentId: agents.GreenLake!.id, pathPattern: "src/**", expiresTs: new Date(now.getTime() - 1000) },
+    });
+    const jobs = scheduledJobs(config({ reservationCleanup: { enabled: true, intervalSeconds: 60 } }));
+    expect(jobs.map((job) => job.name)).toEqual(["file-reservation-sweep"]);
+    const [run] = await runDueJobs(db.prisma, "a", jobs, now);
+    expect(run?.result).toMatchObject({ ok: true, released: 1 });
+    expect((await db.prisma.fileReservation.findUniqueOrThrow({ where: { id: reservation.id } })).releasedTs).not.toBeNull();
+    expect(await runDueJobs(db.prisma, "b", jobs, new Date(now.getTime() + 59_000))).toEqual([]);
   });
 });
