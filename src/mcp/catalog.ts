@@ -5,7 +5,7 @@ import { hasRole } from "@/server/auth/actor";
 import { AppError, quote } from "@/server/errors";
 import type { AnyOperation } from "@/server/operations/define";
 import { registered } from "@/server/operations/registry";
-import { INT32_MAX } from "@/server/schemas/common";
+import { INT32_MAX, agentName, projectKey, registrationToken } from "@/server/schemas/common";
 import { LAZY_TOOL_ENTRY } from "./lazy-tool";
 import { createProfileParser, type ToolProfile } from "./profiles";
 
@@ -43,9 +43,20 @@ function annotations(operation: AnyOperation): ToolAnnotations {
 type JsonNode = Record<string, unknown>;
 
 /**
+ * Arguments most tools share, whose shared description the server's instructions give once
+ * (server.ts) instead of every tool repeating it; a tool that describes one differently keeps its own.
+ */
+const SHARED_DESCRIPTIONS: Readonly<Record<string, string | undefined>> = {
+  project_key: projectKey.description,
+  agent_name: agentName.description,
+  registration_token: registrationToken.description,
+};
+
+/**
  * The input schema tools/list advertises: the zod schema's JSON Schema without what costs tokens on
  * every tool and tells a model nothing it needs: the `$schema` URI, the compatibility `format`
- * argument (still accepted; tooling/schemas lists it as global_optional), `additionalProperties:
+ * argument (still accepted; tooling/schemas lists it as global_optional), the shared descriptions
+ * of project_key, agent_name and registration_token (the instructions say them once), `additionalProperties:
  * false` (an unknown argument is still refused, by name), the `null` alternative
  * of optional arguments (null is still accepted), string length bounds and the Postgres integer range
  * (still enforced: an error names the field and the rule). Everything else is kept.
@@ -57,7 +68,10 @@ export function advertisedSchema(operation: AnyOperation): Tool["inputSchema"] {
   const properties = schema.properties as Record<string, JsonNode> | undefined;
   if (properties) {
     delete properties.format;
-    for (const [name, property] of Object.entries(properties)) properties[name] = compact(property);
+    for (const [name, property] of Object.entries(properties)) {
+      properties[name] = compact(property);
+      if (SHARED_DESCRIPTIONS[name] !== undefined && properties[name]!.description === SHARED_DESCRIPTIONS[name]) delete properties[name]!.description;
+    }
   }
   if (Array.isArray(schema.required)) schema.required = schema.required.filter((name) => name !== "format");
   return schema as Tool["inputSchema"];

@@ -27,7 +27,9 @@ const RESOURCE_NOT_FOUND = -32002;
 const SERVER_INFO = { name: "mailroom", version: "0.1.0" };
 const INSTRUCTIONS =
   "Mailroom is mail for coding agents. Start with ensure_project(human_key=<repo path>) and register_agent; " +
-  "keep the registration_token it returns and pass it on every agent-scoped call. Results are JSON.";
+  "keep the registration_token it returns and pass it on every agent-scoped call. Results are JSON. " +
+  "In every tool, project_key is the project's human_key (absolute path) or slug, agent_name is an agent's name (case-insensitive) " +
+  "and registration_token is the token register_agent returned for that agent.";
 
 // Each request gets its own protocol server (the transport is stateless); without this shared
 // validator every one of them would build a new Ajv instance (~0.2 ms of CPU per request).

@@ -131,7 +131,7 @@ export type SearchMessagesInput = z.infer<typeof searchMessagesInput>;
 
 export const summarizeThreadInput = z.strictObject({
   project_key: projectKey,
-  thread_id: z.string().min(1).max(2000).describe("A thread id, or several separated by commas."),
+  thread_id: z.string().max(2000).describe("A thread id, or several separated by commas."),
   include_examples: z.boolean().default(false).describe("Add up to 3 example messages (single thread)."),
   llm_mode: z.boolean().default(true).describe("Refine with the configured LLM when one is configured."),
   llm_model: z.string().max(128).nullish().describe("Override the LLM model."),

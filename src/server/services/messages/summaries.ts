@@ -50,6 +50,8 @@ async function summarizeThreads(ctx: AgentContext, input: SummarizeThreadInput) 
     throw new AppError("INVALID_ARGUMENT", `thread_id names ${ids.length} threads; at most ${MAX_THREADS_PER_SUMMARY} per call.`, { field: "thread_id" });
   }
   const useLlm = input.llm_mode && ctx.config.llm !== undefined;
+  // No thread named: upstream's clients get an empty digest, not an error.
+  if (ids.length === 0) return { threads: [], aggregate: { top_mentions: [], action_items: [], key_points: [] } };
 
   if (ids.length === 1) {
     const { threadId, messages } = await threadMessages(ctx, project, viewer, ids[0]!, true);
