@@ -96,10 +96,13 @@ export interface JobRunner {
 /** Longest wait between ticks: a job runs at most this long after it falls due. */
 const MAX_TICK_MS = 30_000;
 
-/** Ticks now and then every min(shortest interval, 30 s); the timer never keeps the process alive. */
+/**
+ * Ticks now and then every quarter of the shortest interval (1 s to 30 s), so a job runs soon
+ * after it falls due; the timer never keeps the process alive.
+ */
 export function startJobRunner(db: Db, jobs: readonly Job[], owner: string = instanceOwner()): JobRunner {
   if (jobs.length === 0) return { owner, stop: async () => {} };
-  const tickMs = Math.max(1000, Math.min(MAX_TICK_MS, ...jobs.map((job) => job.intervalMs)));
+  const tickMs = Math.max(1000, Math.min(MAX_TICK_MS, ...jobs.map((job) => job.intervalMs / 4)));
   let running: Promise<unknown> = Promise.resolve();
   let busy = false;
   const tick = () => {

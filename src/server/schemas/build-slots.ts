@@ -11,7 +11,7 @@ const slotTarget = { project_key: projectKey, agent_name: agentName, slot, branc
 export const acquireBuildSlotInput = z.strictObject({
   ...slotTarget,
   ttl_seconds: seconds(3600, "Lease length in seconds (minimum 60)."),
-  exclusive: z.boolean().default(true).describe("Exclusive leases conflict with every other holder; shared ones only with exclusive."),
+  exclusive: z.boolean().default(true).describe("Exclusive conflicts with every holder; shared only with exclusive holders."),
 });
 export type AcquireBuildSlotInput = z.infer<typeof acquireBuildSlotInput>;
 
