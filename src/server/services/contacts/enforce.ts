@@ -2,13 +2,15 @@ import type { Agent, Project } from "@/generated/prisma/client";
 import { AppError } from "@/server/errors";
 import type { Db } from "@/server/db/client";
 import type { ServiceContext } from "../context";
+import { overlappingHolders } from "../reservations/overlap";
 import { contactBlocked, REQUEST_TTL_SECONDS } from "./policy";
 import { fileContactRequest } from "./request";
 
 // Contact-policy enforcement for send_message and reply_message (§3.1, §3.2). Everything is read
 // from the database on each send, so an approval or a policy change made through any server
 // instance applies to the next send everywhere. Cost: nothing more when every recipient is open;
-// one query for all recipients together otherwise (links, recent contact and thread membership).
+// one query for all recipients together otherwise (links, recent contact and thread membership),
+// and one more only for recipients that query leaves refused (overlapping reservations).
 
 export interface ContactCheck {
   senderProject: Project;
@@ -73,16 +75,23 @@ export async function enforceContactPolicy(ctx: ServiceContext, check: ContactCh
   const recentSince = ttl > 0 && pending.some((r) => r.agent.contactPolicy === "auto") ? new Date(now.getTime() - ttl * 1000) : null;
   const facts = await contactFacts(ctx.db, check, pending.map((r) => r.agent.id), recentSince, now);
 
-  const refused: typeof pending = [];
-  for (const recipient of pending) {
-    const { agent } = recipient;
+  const byPolicy = (agent: Agent, fact: Facts) => agent.contactPolicy === "open" || fact.linked || (agent.contactPolicy === "auto" && fact.recent);
+  const undecided = pending.filter(({ agent }) => {
     const fact = facts.get(agent.id)!;
-    if (fact.in_thread) continue;
+    return !fact.in_thread && (agent.retiredAt !== null || !byPolicy(agent, fact));
+  });
+  // Overlapping reservations are the one heuristic left; only the uncommon case pays its query.
+  const local = undecided.filter((r) => r.project.id === check.senderProject.id).map((r) => r.agent.id);
+  const overlapping = local.length ? await overlappingHolders(ctx.db, check.senderProject.id, check.sender.id, local, now) : new Set<number>();
+
+  const refused: typeof pending = [];
+  for (const recipient of undecided) {
+    const { agent } = recipient;
+    if (overlapping.has(agent.id)) continue;
     if (agent.retiredAt !== null) {
       throw new AppError("AGENT_RETIRED", `Agent '${agent.name}' is retired and no longer receives mail.`, { recipient: agent.name });
     }
-    const allowed = agent.contactPolicy === "open" || fact.linked || (agent.contactPolicy === "auto" && fact.recent);
-    if (!allowed) refused.push(recipient);
+    refused.push(recipient);
   }
   if (refused.length) await refuse(ctx, check, refused);
 }

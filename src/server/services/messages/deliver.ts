@@ -3,6 +3,7 @@ import { AppError, isUniqueViolation, quote } from "@/server/errors";
 import { insertMessages, recipientsOf, visibleMessages } from "@/server/db/mail-sql";
 import type { ServiceContext } from "../context";
 import { enforceContactPolicy } from "../contacts/enforce";
+import { assertNoArchiveSurfaceConflicts } from "../reservations/surfaces";
 import { isoTs } from "../format";
 import { routeRecipients, type RecipientKind, type RoutedDelivery } from "./routing";
 import { messageBase, withRecipients, type MessageBase, type RecipientLists } from "./views";
@@ -103,6 +104,20 @@ export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<
       threadId: outgoing.threadId,
       autoContact: outgoing.contacts.autoContact,
     });
+  }
+  if (ctx.config.reservations.enforcementEnabled) {
+    // Every delivery is checked before any is written: a conflict anywhere writes nothing.
+    for (const delivery of routed) {
+      await assertNoArchiveSurfaceConflicts(ctx.db, {
+        projectId: delivery.project.id,
+        senderId: outgoing.sender.id,
+        senderName: outgoing.sender.name,
+        recipientNames: delivery.recipients.map(({ agent }) => agent.name),
+        threadId: outgoing.threadId,
+        // Mail carries no attachments on this server (send_message refuses attachment_paths).
+        hasAttachments: false,
+      });
+    }
   }
 
   let inserted;
