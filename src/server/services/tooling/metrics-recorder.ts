@@ -23,6 +23,12 @@ export const MAX_BUFFER = 10_000;
 const RETENTION_EVERY_MS = 3600_000;
 export const DEFAULT_METRICS_RETENTION_DAYS = 7;
 
+/** Deletes tool-call records older than the retention period; returns how many. */
+export async function pruneToolMetrics(db: Db, retentionDays: number, now = new Date()): Promise<number> {
+  const { count } = await db.toolCallMetric.deleteMany({ where: { createdTs: { lt: new Date(now.getTime() - retentionDays * 86_400_000) } } });
+  return count;
+}
+
 /** Recorders holding unwritten records: what a shutdown flush must write. */
 const pending = new Set<MetricsRecorder>();
 
@@ -72,7 +78,7 @@ class MetricsRecorder {
       if (batch.length) await this.db.toolCallMetric.createMany({ data: batch });
       if (Date.now() - this.lastRetention >= RETENTION_EVERY_MS) {
         this.lastRetention = Date.now();
-        await this.db.toolCallMetric.deleteMany({ where: { createdTs: { lt: new Date(Date.now() - this.retentionDays * 86_400_000) } } });
+        await pruneToolMetrics(this.db, this.retentionDays);
       }
     } catch (error) {
       // Metrics are best effort: a failed batch is reported and dropped, never retried forever.
