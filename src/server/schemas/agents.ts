@@ -18,7 +18,7 @@ export const registerAgentInput = z.strictObject({
     .string()
     .max(256)
     .nullish()
-    .describe("Adjective+noun name (GreenLake) or explicit id with - _ or . (alpha-one). Omit to get a generated name. Re-registering an existing name needs its registration_token."),
+    .describe("GreenLake-style name or id with - _ . (alpha-one); omit for a generated one."),
   task_description: taskDescription,
   attachments_policy: attachmentsPolicy,
   registration_token: registrationToken,

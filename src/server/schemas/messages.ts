@@ -26,7 +26,7 @@ const recipients = (what: string) =>
   z
     .union([z.string().max(RECIPIENT_MAX), z.array(z.string().max(RECIPIENT_MAX)).max(RECIPIENTS_MAX_ITEMS)])
     .nullish()
-    .describe(`${what}: agent names; Name@project or project:<slug>#Name for another project. A single string is accepted.`);
+    .describe(`${what}: names; Name@project or project:<slug>#Name elsewhere.`);
 
 const senderToken = optionalToken("Sender's registration_token (proves sender_name).");
 const idempotencyKey = z
@@ -35,7 +35,7 @@ const idempotencyKey = z
   .min(1)
   .max(200)
   .optional()
-  .describe("Retry-safe key: repeating a call with the same key returns the first result and delivers nothing twice.");
+  .describe("Retrying with the same key returns the first result, sends nothing twice.");
 const threadId = z.string().max(256).nullish().describe("Thread id: 1-128 of [A-Za-z0-9._-], starting alphanumeric (e.g. FEAT-123).");
 const topic = z.string().max(256).nullish().describe("Topic tag: 1-64 of [A-Za-z0-9_-], no spaces (e.g. architecture).");
 const sinceTs = z.string().max(64).nullish().describe("ISO-8601; only messages created strictly after it.");
@@ -45,11 +45,11 @@ const viewerName = z.string().trim().max(128).nullish().describe("Your agent nam
 export const sendMessageInput = z.strictObject({
   project_key: projectKey,
   sender_name: agentName.describe("Your agent name."),
-  to: recipients("Primary recipients"),
+  to: recipients("To"),
   subject: z.string().max(10_000).default("").describe("Subject; longer than 200 characters is truncated."),
   body_md: z.string().max(BODY_MD_MAX_CHARS).describe("GitHub-flavoured Markdown body."),
-  cc: recipients("Cc recipients"),
-  bcc: recipients("Bcc recipients (hidden from to/cc)"),
+  cc: recipients("Cc"),
+  bcc: recipients("Bcc (hidden)"),
   importance: z.string().trim().max(16).default("normal").describe("low | normal | high | urgent."),
   ack_required: z.boolean().default(false).describe("Ask recipients to acknowledge_message."),
   thread_id: threadId,
@@ -69,9 +69,9 @@ export const replyMessageInput = z.strictObject({
   message_id: rowId.describe("Id of the message you reply to."),
   sender_name: agentName.describe("Your agent name."),
   body_md: z.string().max(BODY_MD_MAX_CHARS).describe("Markdown body."),
-  to: recipients("Recipients (default: the original sender)"),
-  cc: recipients("Cc recipients"),
-  bcc: recipients("Bcc recipients"),
+  to: recipients("To (default: the sender)"),
+  cc: recipients("Cc"),
+  bcc: recipients("Bcc"),
   subject_prefix: z.string().max(32).default("Re:").describe("Prefix added unless the subject already has it."),
   sender_token: senderToken,
   idempotency_key: idempotencyKey,
@@ -86,7 +86,7 @@ export const fetchInboxInput = z.strictObject({
   urgent_only: z.boolean().default(false).describe("Only importance high or urgent."),
   include_bodies: includeBodies(false),
   since_ts: sinceTs,
-  since_id: cursorId.nullish().describe("Cursor: only messages with id greater than this, oldest first; pass the last id you saw."),
+  since_id: cursorId.nullish().describe("Cursor: ids above this, oldest first; pass the last id seen."),
   topic: z.string().max(256).nullish().describe("Only this topic (case-insensitive)."),
   registration_token: registrationToken,
   format: outputFormat,
@@ -116,7 +116,7 @@ export type FetchTopicInput = z.infer<typeof fetchTopicInput>;
 
 export const searchMessagesInput = z.strictObject({
   project_key: projectKey,
-  query: z.string().max(1000).describe('Web-search syntax: words, "exact phrase", OR, -exclude. Ids like POL-358 match whole.'),
+  query: z.string().max(1000).describe('Words, "a phrase", OR, -word; ids like POL-358 match whole.'),
   limit: looseLimit(20).describe("Clamped to 1..200."),
   sender: z.string().max(128).nullish().describe("Only messages from this agent."),
   thread_id: threadId,

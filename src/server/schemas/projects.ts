@@ -7,7 +7,7 @@ export const ensureProjectInput = z.strictObject({
     .trim()
     .min(1, "human_key is required")
     .max(1024)
-    .describe("Absolute path of the repository/working directory (e.g. /data/projects/backend). Its slug becomes the project id."),
+    .describe("Absolute path of the repository (e.g. /data/projects/backend)."),
   identity_mode: z.string().max(64).nullish().describe("Ignored; accepted for compatibility."),
   format: outputFormat,
 });
