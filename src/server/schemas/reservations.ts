@@ -10,7 +10,7 @@ const REASON_MAX = 512;
 const paths = z
   .array(z.string().max(PATTERN_MAX_CHARS))
   .max(PATHS_MAX)
-  .describe("Gitignore-style patterns (src/**, *.md, docs/) or tool://… service://… names.");
+  .describe("Gitignore globs (src/**, *.md, docs/) or tool://, service:// names.");
 const pathFilter = z.array(z.string().max(PATTERN_MAX_CHARS)).max(PATHS_MAX).nullish().describe("Only these exact patterns.");
 const idFilter = z.array(rowId).max(IDS_MAX).nullish().describe("Only these reservation ids.");
 const exclusive = z.boolean().default(true).describe("Exclusive (default) or shared; two shared never conflict.");
@@ -22,8 +22,8 @@ export const fileReservationPathsInput = z.strictObject({
   ttl_seconds: z.number().int().min(1).max(INT32_MAX).default(3600),
   exclusive,
   reason: z.string().max(REASON_MAX).default(""),
-  refuse_conflicts: z.boolean().default(false).describe("Lock mode: grant nothing if any path conflicts (all-or-nothing)."),
-  idempotency_key: z.string().trim().min(1).max(200).optional().describe("A retry with the same key returns the first result."),
+  refuse_conflicts: z.boolean().default(false).describe("Lock mode: grant nothing if any path conflicts."),
+  idempotency_key: z.string().trim().min(1).max(200).optional().describe("A retry with this key returns the first result."),
   registration_token: registrationToken,
   format: outputFormat,
 });
@@ -52,7 +52,7 @@ export type ReleaseInput = z.infer<typeof releaseInput>;
 export const renewInput = z.strictObject({
   project_key: projectKey,
   agent_name: agentName,
-  extend_seconds: z.number().int().min(-INT32_MAX).max(INT32_MAX).default(1800).describe("At least 60 is applied."),
+  extend_seconds: z.number().int().min(-INT32_MAX).max(INT32_MAX).default(1800).describe("At least 60."),
   paths: pathFilter,
   file_reservation_ids: idFilter,
   registration_token: registrationToken,

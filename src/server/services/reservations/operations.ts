@@ -22,8 +22,7 @@ import { listReservations } from "./resource";
 
 export const fileReservationPaths = defineOperation({
   name: "file_reservation_paths",
-  description:
-    "Reserve paths (gitignore globs or tool:// names) for ttl_seconds. Advisory: conflicts are reported and granted anyway, unless refuse_conflicts (then all-or-nothing).",
+  description: "Reserve paths for ttl_seconds. Advisory: conflicts are reported, paths granted anyway; refuse_conflicts makes it all-or-nothing.",
   input: fileReservationPathsInput,
   output: grantOutput,
   permission: "write",
@@ -35,7 +34,7 @@ export const fileReservationPaths = defineOperation({
 
 export const checkFileReservationConflicts = defineOperation({
   name: "check_file_reservation_conflicts",
-  description: "Dry run of file_reservation_paths: which of these paths other agents' active reservations would conflict with. Writes nothing.",
+  description: "Dry run of file_reservation_paths: the conflicts it would report. Writes nothing.",
   input: checkConflictsInput,
   output: checkOutput,
   permission: "read",
@@ -59,7 +58,7 @@ export const releaseFileReservations = defineOperation({
 
 export const renewFileReservations = defineOperation({
   name: "renew_file_reservations",
-  description: "Extend your active reservations (all, or by id/pattern): new expiry = max(now, old) + max(60, extend_seconds).",
+  description: "Extend your active reservations (all, or by id/pattern) to max(now, old) + max(60, extend_seconds).",
   input: renewInput,
   output: renewOutput,
   permission: "write",
