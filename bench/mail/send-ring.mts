@@ -167,7 +167,7 @@ interface Ring {
 /** A tool call: over MCP (HTTP), or straight into the tool's handler (--server inprocess). */
 type ToolCall = (name: string, args: Record<string, unknown>) => Promise<Record<string, unknown>>;
 
-/** ensure_project, then register_agent ring-000… one by one (so their ids are consecutive). */
+/** ensure_project, then register_agent ring-000… one by one (so their ids are consecutive), each approved to write to the next. */
 async function setUpRing(call: ToolCall, size: number): Promise<Ring> {
   const project = await call("ensure_project", { human_key: PROJECT_KEY });
   const agents: Ring["agents"] = [];
@@ -182,6 +182,14 @@ async function setUpRing(call: ToolCall, size: number): Promise<Ring> {
   agents.forEach((agent, k) => {
     if (agent.id !== agents[0]!.id + k) throw new Error(`ring agents do not have consecutive ids (${agents.map((a) => a.id).join(",")}); pgbench needs them.`);
   });
+  // Under the default contact policy (auto) a first message needs an approved link: approve each
+  // hop once, so every measured send takes the enforcement's common path (one query).
+  for (const [k, agent] of agents.entries()) {
+    const next = agents[(k + 1) % size]!;
+    if (next === agent) continue;
+    await call("request_contact", { project_key: PROJECT_KEY, from_agent: agent.name, to_agent: next.name, registration_token: agent.token });
+    await call("respond_contact", { project_key: PROJECT_KEY, to_agent: next.name, from_agent: agent.name, accept: true, registration_token: next.token });
+  }
   return { projectId: Number(project.id), agents };
 }
 
