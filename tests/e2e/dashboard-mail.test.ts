@@ -37,6 +37,8 @@ describe("agent mailbox page", () => {
         callOk<AgentResult>(mcp, "register_agent", { project_key: project.slug, program: "claude-code", model: "opus-4.1", name });
       const alice = await register("alpha-one");
       const bob = await register("beta-two");
+      // The default policy (auto) refuses first contact: bob accepts mail from anyone.
+      await callOk(mcp, "set_contact_policy", { project_key: project.slug, agent_name: bob.name, registration_token: bob.registration_token, policy: "open" });
       const send = (subject: string, body: string) =>
         callOk<SendResult>(mcp, "send_message", {
           project_key: project.slug,

@@ -103,6 +103,8 @@ beforeAll(async () => {
       task_description: `e2e mail ${role}`,
     });
     agents[role] = { name: agent.name, token: agent.registration_token! };
+    // The default policy (auto) refuses first contact; these agents accept mail from anyone.
+    await callOk(client, "set_contact_policy", { project_key: project.slug, agent_name: agent.name, registration_token: agent.registration_token, policy: "open" });
   }
 });
 
