@@ -8,7 +8,9 @@ import { replyMessage } from "@/server/services/messages/reply";
 import { sendMessage } from "@/server/services/messages/send";
 import { testConfig } from "../helpers/context";
 import { openTestDatabase } from "../helpers/database";
+import { startTestServer } from "../helpers/http-server";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
+import { callError, callOk, connectMcp } from "../helpers/mcp-client";
 
 // Contact policies and links (reference §3, §2.2 request_contact … set_contact_policy, §13.1
 // #15–#19): every rule is enforced inside send_message / reply_message from the database, with
@@ -315,5 +317,45 @@ describe("cross-project contact (#19)", () => {
     expect(requested.to_project).toBe(frontend.key);
     const wrongProject = await appError(invoke(respondContact, frontend.ctx, { ...frontend.as("BlueDog"), to_agent: "BlueDog", from_agent: "GreenLake", accept: true }));
     expect(wrongProject.code).toBe("NOT_FOUND");
+  });
+});
+
+describe("over MCP", () => {
+  it("reports CONTACT_REQUIRED with the reference's phrases and serves the contact tools", async () => {
+    const f = await setup(["GreenLake", "BlueDog"]);
+    const server = await startTestServer(db, AUTO);
+    const client = await connectMcp(server.url);
+    try {
+      const text = await callError(client, "send_message", {
+        project_key: f.key,
+        sender_name: "GreenLake",
+        sender_token: f.agents.GreenLake!.token,
+        to: ["BlueDog"],
+        subject: "hi",
+        body_md: "b",
+        auto_contact_if_blocked: true,
+      });
+      expect(text).toContain("Contact approval required for recipients: BlueDog.");
+      expect(text).toContain("Pending contact requests were created for: BlueDog");
+      const listed = await callOk<{ result: { to: string; status: string; allows_messaging: boolean }[] }>(client, "list_contacts", {
+        project_key: f.key,
+        agent_name: "GreenLake",
+        registration_token: f.agents.GreenLake!.token,
+      });
+      expect(listed.result).toMatchObject([{ to: "BlueDog", status: "pending", allows_messaging: false }]);
+      await callOk(client, "respond_contact", { project_key: f.key, to_agent: "BlueDog", from_agent: "GreenLake", accept: true, registration_token: f.agents.BlueDog!.token });
+      const sent = await callOk<{ count: number }>(client, "send_message", {
+        project_key: f.key,
+        sender_name: "GreenLake",
+        sender_token: f.agents.GreenLake!.token,
+        to: ["BlueDog"],
+        subject: "hi",
+        body_md: "b",
+      });
+      expect(sent.count).toBe(1);
+    } finally {
+      await client.close();
+      await server.close();
+    }
   });
 });
