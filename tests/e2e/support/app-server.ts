@@ -75,6 +75,8 @@ export interface SpawnOptions {
    * `node scripts/start.mjs`, or `npm start` (then `child` is npm, and the server runs below it).
    */
   launcher?: "server" | "start-script" | "npm-start";
+  /** Extra settings for this server (applied last). */
+  env?: Record<string, string>;
 }
 
 const LAUNCHERS: Record<NonNullable<SpawnOptions["launcher"]>, [string, string[]]> = {
@@ -95,6 +97,7 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
   for (const key of Object.keys(env)) if (key.startsWith("VITEST") || key.startsWith("__VITEST")) delete env[key];
   Object.assign(env, { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", DATA_DIR: options.dataDir, PORT: String(port), HOSTNAME: "127.0.0.1" });
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
+  Object.assign(env, options.env);
 
   const [command, args] = LAUNCHERS[options.launcher ?? "server"];
   const child = spawn(command, args, {
