@@ -144,6 +144,24 @@ describe("install_precommit_guard", () => {
   });
 });
 
+describe("install_precommit_guard next to hooks it cannot keep", () => {
+  it("refuses when a foreign hook and its .orig both exist, writing nothing", async () => {
+    const other = tempGitRepo("guard-orig");
+    try {
+      const hooks = path.join(other, ".git", "hooks");
+      writeFileSync(path.join(hooks, "pre-push"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      writeFileSync(path.join(hooks, "pre-push.orig"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      const error = await callError(mcp, "install_precommit_guard", { project_key: repo, code_repo_path: other });
+      expect(error).toBe("CONFLICT: The repository already has a pre-push hook and a pre-push.orig; move one of them away first.");
+      for (const gone of ["pre-commit", "hooks.d"]) expect(existsSync(path.join(hooks, gone))).toBe(false);
+      expect(await callOk(mcp, "uninstall_precommit_guard", { code_repo_path: other })).toEqual({ removed: false });
+      expect(readFileSync(path.join(hooks, "pre-push"), "utf8")).toBe("#!/bin/sh\nexit 0\n");
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("the pre-commit hook", () => {
   it("refuses a commit touching another agent's exclusively reserved file, naming the holder", async () => {
     const before = await head();
