@@ -54,12 +54,12 @@ const SHARED_DESCRIPTIONS: Readonly<Record<string, string | undefined>> = {
 
 /**
  * The input schema tools/list advertises: the zod schema's JSON Schema without what costs tokens on
- * every tool and tells a model nothing it needs: the `$schema` URI, the compatibility `format`
- * argument (still accepted; tooling/schemas lists it as global_optional), the shared descriptions
- * of project_key, agent_name and registration_token (the instructions say them once), `additionalProperties:
- * false` (an unknown argument is still refused, by name), the `null` alternative
- * of optional arguments (null is still accepted), string length bounds and the Postgres integer range
- * (still enforced: an error names the field and the rule). Everything else is kept.
+ * every tool and tells a model nothing it needs. Left out (all still accepted or enforced, with
+ * errors naming the field and the rule): the `$schema` URI; the compatibility `format` argument
+ * (tooling/schemas lists it as global_optional); the shared descriptions of project_key,
+ * agent_name and registration_token (the instructions say them once); `additionalProperties:
+ * false`; the `null` alternative of optional arguments; the single-value form of `X or a list of
+ * X`; string length and list size bounds; the Postgres integer range. Everything else is kept.
  */
 export function advertisedSchema(operation: AnyOperation): Tool["inputSchema"] {
   const schema = z.toJSONSchema(operation.input, { io: "input" }) as JsonNode;
@@ -81,7 +81,11 @@ function compact(node: JsonNode): JsonNode {
   let result: JsonNode = { ...node };
   const anyOf = result.anyOf as JsonNode[] | undefined;
   if (anyOf) {
-    const kept = anyOf.filter((branch) => branch.type !== "null");
+    // `X or a list of X` (recipients): the list alone is advertised; a single X is still accepted.
+    const list = anyOf.find((branch) => branch.type === "array");
+    const kept = anyOf.filter(
+      (branch) => branch.type !== "null" && !(list && branch !== list && JSON.stringify(branch) === JSON.stringify(list.items)),
+    );
     if (kept.length === 1) {
       delete result.anyOf;
       result = { ...compact(kept[0]!), ...result };
@@ -95,6 +99,7 @@ function compact(node: JsonNode): JsonNode {
   }
   delete result.minLength;
   delete result.maxLength;
+  delete result.maxItems;
   if (typeof result.maximum === "number" && result.maximum >= INT32_MAX) delete result.maximum;
   if (typeof result.minimum === "number" && result.minimum <= -INT32_MAX) delete result.minimum;
   if (result.items && typeof result.items === "object") result.items = compact(result.items as JsonNode);
