@@ -5,10 +5,10 @@ import { locksOutput } from "@/server/schemas/tooling";
 import { isoTs, isoTsOrNull } from "../format";
 
 // tooling/locks: upstream lists the archive's lock files. Mailroom has no archive locks; what can
-// hold things up here is (1) Postgres advisory locks (migrations, job claims; pg_locks, every
-// instance's), (2) this process's lock on the embedded database's folder, and (3) the periodic jobs
-// every instance shares through scheduled_jobs. They are listed in upstream's lock shape, with
-// `category` advisory, data_dir or job.
+// hold things up here is (1) Postgres advisory locks in this database (migrations, build-slot
+// acquires; pg_locks, every instance's), (2) this process's lock on the embedded database's
+// folder, and (3) the periodic jobs every instance shares through scheduled_jobs. They are listed
+// in upstream's lock shape, with `category` advisory, data_dir or job.
 
 const MAX_LOCKS = 200;
 /** A job more than this overdue suggests no instance runs jobs any more. */
@@ -40,7 +40,8 @@ export const toolingLocks = defineOperation({
     const advisory = await ctx.db.$queryRaw<AdvisoryRow[]>`
       SELECT l.classid::int AS classid, l.objid::bigint::float8 AS objid, l.objsubid::int AS objsubid, l.pid, l.granted, l.mode, a.backend_start
       FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' ORDER BY l.pid, l.objid LIMIT ${MAX_LOCKS}`;
+      WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY l.pid, l.objid LIMIT ${MAX_LOCKS}`;
     const jobs = await ctx.db.scheduledJob.findMany({ orderBy: { name: "asc" }, take: MAX_LOCKS });
     const locks = [
       ...advisory.map((row) => ({
