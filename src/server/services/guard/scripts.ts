@@ -135,6 +135,7 @@ function pushedPaths() {
     if (!localSha || /^0+$/.test(localSha)) continue;
     const known = remoteSha && !/^0+$/.test(remoteSha) && isCommit(remoteSha) ? [remoteSha] : [];
     const commits = git(["rev-list", "--max-count=" + MAX_COMMITS, localSha, "--not", ...known, "--remotes=" + remote]).split("\n").filter(Boolean);
+    if (commits.length === MAX_COMMITS) say("only the newest " + MAX_COMMITS + " commits being pushed were checked.");
     for (const commit of commits) {
       paths.push(...nameStatusPaths(git(["diff-tree", "-r", "--root", "--no-commit-id", "--name-status", "-M", "-z", commit])));
     }
