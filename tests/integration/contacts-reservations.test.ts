@@ -85,6 +85,17 @@ describe("archive-surface reservations (#24)", () => {
     expect(await db.prisma.message.count()).toBe(before);
   });
 
+  it("see a backslash-written archive pattern, and pass a code path that merely contains an archive name", async () => {
+    const code = await setup();
+    await code.reserve("RedFox", ["docs/agents/GreenLake/**"]);
+    expect((await code.send("GreenLake", ["GreenLake"])).count).toBe(1);
+    const f = await setup();
+    await f.reserve("BlueDog", ["\\agents\\GreenLake\\inbox\\**"]);
+    const error = await appError(f.send("GreenLake", ["GreenLake"]));
+    expect(error.code).toBe("FILE_RESERVATION_CONFLICT");
+    expect(error.data).toMatchObject({ conflicts: [{ holder: "BlueDog" }] });
+  });
+
   it("block a reply whose thread digest another agent holds (even shared), but never for code paths, and not when enforcement is off", async () => {
     const f = await setup();
     await f.policy("BlueDog", "open");

@@ -3,8 +3,8 @@ import { AppError, isUniqueViolation, quote } from "@/server/errors";
 import { insertMessages, recipientsOf, visibleMessages } from "@/server/db/mail-sql";
 import type { ServiceContext } from "../context";
 import { enforceContactPolicy } from "../contacts/enforce";
-import { assertNoArchiveSurfaceConflicts } from "../reservations/surfaces";
 import { isoTs } from "../format";
+import { guardArchiveSurfaces } from "./archive-guard";
 import { routeRecipients, type RecipientKind, type RoutedDelivery } from "./routing";
 import { messageBase, withRecipients, type MessageBase, type RecipientLists } from "./views";
 import { groupByMessage, recipientLists } from "./viewer";
@@ -105,20 +105,9 @@ export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<
       autoContact: outgoing.contacts.autoContact,
     });
   }
-  if (ctx.config.reservations.enforcementEnabled) {
-    // Every delivery is checked before any is written: a conflict anywhere writes nothing.
-    for (const delivery of routed) {
-      await assertNoArchiveSurfaceConflicts(ctx.db, {
-        projectId: delivery.project.id,
-        senderId: outgoing.sender.id,
-        senderName: outgoing.sender.name,
-        recipientNames: delivery.recipients.map(({ agent }) => agent.name),
-        threadId: outgoing.threadId,
-        // Mail carries no attachments on this server (send_message refuses attachment_paths).
-        hasAttachments: false,
-      });
-    }
-  }
+  // Every delivery is checked before any is written: a conflict anywhere writes nothing.
+  await guardArchiveSurfaces(ctx, outgoing.sender, routed, outgoing.threadId);
+
 
   let inserted;
   try {
