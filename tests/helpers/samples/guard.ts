@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { DomainSamples } from ".";
@@ -19,6 +19,7 @@ export const guardSamples: DomainSamples = {
   samples: async (base) => {
     // Both calls are idempotent: repeated installs rewrite the same files, repeated uninstalls remove nothing.
     const repo = tempGitRepo("guard-matrix");
+    process.once("exit", () => rmSync(repo, { recursive: true, force: true }));
     return {
       inputs: {
         install_precommit_guard: { project_key: base.projectKey, code_repo_path: repo },
