@@ -137,6 +137,18 @@ describe("first contact (#16)", () => {
   });
 });
 
+describe("broadcast", () => {
+  it("stays subject to contact checks: recipients the sender may not reach refuse the whole broadcast", async () => {
+    const f = await setup();
+    await invoke(setContactPolicy, f.ctx, { ...f.as("RedFox"), agent_name: "RedFox", policy: "open" });
+    const error = await appError(f.send("GreenLake", [], { broadcast: true, auto_contact_if_blocked: false }));
+    expect(error.code).toBe("CONTACT_REQUIRED");
+    expect(error.message).toContain("Contact approval required for recipients: BlueDog.");
+    await invoke(setContactPolicy, f.ctx, { ...f.as("BlueDog"), agent_name: "BlueDog", policy: "open" });
+    expect((await f.send("GreenLake", [], { broadcast: true })).deliveries[0]!.payload.to).toEqual(["BlueDog", "RedFox"]);
+  });
+});
+
 describe("request and respond (#17)", () => {
   it("approves a request, lets the send through, and refuses again once the approval expires", async () => {
     const f = await setup();
