@@ -24,7 +24,7 @@ export function linkExpiry(now: Date, ttlSeconds: number): Date {
 
 /** block_all means nobody: not a reply in a shared thread, not a contact request. */
 export function contactBlocked(names: string[]): AppError {
-  return new AppError("CONTACT_BLOCKED", `Recipient is not accepting messages. (${names.join(", ")} has contact policy block_all.)`, {
+  return new AppError("CONTACT_BLOCKED", `Recipient is not accepting messages. (contact policy block_all: ${names.join(", ")})`, {
     recipients: names,
   });
 }
