@@ -112,6 +112,12 @@ describe("first contact (#16)", () => {
       ["Contact request from GreenLake", "GreenLake", true, "GreenLake requests permission to contact BlueDog."],
     ]);
     expect(await db.prisma.message.count({ where: { senderId: f.agents.GreenLake!.id, subject: "Hello" } })).toBe(0);
+
+    // The request mail is not "recent contact": asking again is refused until BlueDog answers.
+    expect((await appError(f.send("GreenLake", ["BlueDog"], { auto_contact_if_blocked: false }))).code).toBe("CONTACT_REQUIRED");
+    // BlueDog may write back (GreenLake wrote to it), and then the pair is in contact.
+    expect((await f.send("BlueDog", ["GreenLake"], { subject: "sure" })).count).toBe(1);
+    expect((await f.send("GreenLake", ["BlueDog"])).count).toBe(1);
   });
 
   it("files nothing with auto_contact_if_blocked=false, and follows MESSAGING_AUTO_HANDSHAKE_ON_BLOCK when it is not given", async () => {

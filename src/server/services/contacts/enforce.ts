@@ -4,7 +4,7 @@ import type { Db } from "@/server/db/client";
 import type { ServiceContext } from "../context";
 import { overlappingHolders } from "../reservations/overlap";
 import { contactBlocked, REQUEST_TTL_SECONDS } from "./policy";
-import { fileContactRequest } from "./request";
+import { fileContactRequest, requestSubject } from "./request";
 
 // Contact-policy enforcement for send_message and reply_message (§3.1, §3.2). Everything is read
 // from the database on each send, so an approval or a policy change made through any server
@@ -29,6 +29,8 @@ interface Facts {
   in_thread: boolean;
 }
 
+// Recent contact is a message either way, except the sender's own contact requests: asking must
+// not itself grant what is asked for (it would make `auto` open after one refused send).
 async function contactFacts(db: Db, check: ContactCheck, ids: number[], recentSince: Date | null, now: Date): Promise<Map<number, Facts>> {
   const { sender, senderProject, threadId } = check;
   const seedId = threadId !== null && /^\d{1,9}$/.test(threadId) ? Number(threadId) : null;
@@ -39,7 +41,8 @@ async function contactFacts(db: Db, check: ContactCheck, ids: number[], recentSi
                 AND l.status = 'approved' AND l.expires_ts > ${now}) AS linked,
       (${recentSince}::timestamptz IS NOT NULL AND (
         EXISTS (SELECT 1 FROM messages m JOIN message_recipients mr ON mr.message_id = m.id AND mr.agent_id = r.id
-                WHERE m.sender_id = ${sender.id} AND m.created_ts > ${recentSince}::timestamptz)
+                WHERE m.sender_id = ${sender.id} AND m.created_ts > ${recentSince}::timestamptz
+                  AND NOT (m.ack_required AND m.subject = ${requestSubject(sender)}))
         OR EXISTS (SELECT 1 FROM messages m JOIN message_recipients mr ON mr.message_id = m.id AND mr.agent_id = ${sender.id}
                    WHERE m.sender_id = r.id AND m.created_ts > ${recentSince}::timestamptz))) AS recent,
       (${threadId}::text IS NOT NULL AND EXISTS (
