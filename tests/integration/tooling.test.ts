@@ -93,29 +93,6 @@ describe("tool-call metrics", () => {
     expect({ calls: after.calls - before.calls, errors: after.errors - before.errors }).toEqual({ calls: 2, errors: 1 });
   });
 
-  it("keeps at most MAX_BUFFER unwritten records, dropping the oldest", async () => {
-    const scratch = await openTestDatabase();
-    try {
-      const call = (index: number) => ({
-        tool: `bulk_${index}`,
-        surface: "mcp",
-        projectId: null,
-        agentName: null,
-        durationMs: 1,
-        ok: true,
-        errorCode: null,
-        createdTs: new Date(),
-      });
-      for (let index = 0; index < MAX_BUFFER + 5; index++) recordToolCall(scratch.prisma, call(index));
-      await flushToolMetrics(scratch.prisma);
-      expect(await scratch.prisma.toolCallMetric.count()).toBe(MAX_BUFFER);
-      expect(await scratch.prisma.toolCallMetric.count({ where: { tool: { in: ["bulk_0", "bulk_4"] } } })).toBe(0);
-      expect(await scratch.prisma.toolCallMetric.count({ where: { tool: "bulk_5" } })).toBe(1);
-    } finally {
-      await scratch.close();
-    }
-  });
-
   it("deletes records older than the retention period", async () => {
     const now = new Date();
     const old = new Date(now.getTime() - 8 * 86_400_000);
@@ -278,5 +255,32 @@ describe("resource://identity/{project}", () => {
       normalized_remote: null,
       discovery: { directory: false, git: false, uid_source: "path" },
     });
+  });
+});
+
+// Last: it keeps the database busy for seconds, longer than an idle HTTP keep-alive connection of
+// the MCP client above lives.
+describe("the metrics buffer", () => {
+  it("keeps at most MAX_BUFFER unwritten records, dropping the oldest", async () => {
+    const scratch = await openTestDatabase();
+    try {
+      const call = (index: number) => ({
+        tool: `bulk_${index}`,
+        surface: "mcp",
+        projectId: null,
+        agentName: null,
+        durationMs: 1,
+        ok: true,
+        errorCode: null,
+        createdTs: new Date(),
+      });
+      for (let index = 0; index < MAX_BUFFER + 5; index++) recordToolCall(scratch.prisma, call(index));
+      await flushToolMetrics(scratch.prisma);
+      expect(await scratch.prisma.toolCallMetric.count()).toBe(MAX_BUFFER);
+      expect(await scratch.prisma.toolCallMetric.count({ where: { tool: { in: ["bulk_0", "bulk_4"] } } })).toBe(0);
+      expect(await scratch.prisma.toolCallMetric.count({ where: { tool: "bulk_5" } })).toBe(1);
+    } finally {
+      await scratch.close();
+    }
   });
 });
