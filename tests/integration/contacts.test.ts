@@ -113,8 +113,10 @@ describe("first contact (#16)", () => {
     ]);
     expect(await db.prisma.message.count({ where: { senderId: f.agents.GreenLake!.id, subject: "Hello" } })).toBe(0);
 
-    // The request mail is not "recent contact": asking again is refused until BlueDog answers.
+    // The request mail is neither "recent contact" nor a shared thread: asking again is refused until BlueDog answers.
     expect((await appError(f.send("GreenLake", ["BlueDog"], { auto_contact_if_blocked: false }))).code).toBe("CONTACT_REQUIRED");
+    const requestThread = String(inbox[0]!.id);
+    expect((await appError(f.send("GreenLake", ["BlueDog"], { thread_id: requestThread, auto_contact_if_blocked: false }))).code).toBe("CONTACT_REQUIRED");
     // BlueDog may write back (GreenLake wrote to it), and then the pair is in contact.
     expect((await f.send("BlueDog", ["GreenLake"], { subject: "sure" })).count).toBe(1);
     expect((await f.send("GreenLake", ["BlueDog"])).count).toBe(1);

@@ -29,8 +29,9 @@ interface Facts {
   in_thread: boolean;
 }
 
-// Recent contact is a message either way, except the sender's own contact requests: asking must
-// not itself grant what is asked for (it would make `auto` open after one refused send).
+// Recent contact and shared threads count every message, except the sender's own contact
+// requests: asking must not itself grant what is asked for (one refused send would open `auto`,
+// and the request's id as thread_id would open any policy).
 async function contactFacts(db: Db, check: ContactCheck, ids: number[], recentSince: Date | null, now: Date): Promise<Map<number, Facts>> {
   const { sender, senderProject, threadId } = check;
   const seedId = threadId !== null && /^\d{1,9}$/.test(threadId) ? Number(threadId) : null;
@@ -48,6 +49,7 @@ async function contactFacts(db: Db, check: ContactCheck, ids: number[], recentSi
       (${threadId}::text IS NOT NULL AND EXISTS (
         SELECT 1 FROM messages m
         WHERE m.project_id = ${senderProject.id} AND (m.thread_id = ${threadId}::text OR m.id = ${seedId}::int)
+          AND NOT (m.sender_id = ${sender.id} AND m.ack_required AND m.subject = ${requestSubject(sender)})
           AND (m.sender_id = ${sender.id} OR EXISTS (SELECT 1 FROM message_recipients v WHERE v.message_id = m.id AND v.agent_id = ${sender.id}))
           AND (m.sender_id = r.id OR EXISTS (SELECT 1 FROM message_recipients p WHERE p.message_id = m.id AND p.agent_id = r.id)))) AS in_thread
     FROM unnest(${ids}::int[]) AS r(id)`;
