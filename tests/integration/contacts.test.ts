@@ -262,6 +262,13 @@ describe("auto-allow heuristics (#18)", () => {
     expect((await f.send("GreenLake", ["BlueDog"], { thread_id: "PLAN-7" })).count).toBe(1);
     expect((await appError(f.send("GreenLake", ["BlueDog"], { auto_contact_if_blocked: false }))).code).toBe("CONTACT_REQUIRED");
     expect((await appError(f.send("GreenLake", ["BlueDog"], { thread_id: "OTHER", auto_contact_if_blocked: false }))).code).toBe("CONTACT_REQUIRED");
+    // A bcc recipient is a participant only for the one who copied it in.
+    await invoke(setContactPolicy, f.ctx, { ...f.as("GoldHawk"), agent_name: "GoldHawk", policy: "open" });
+    await invoke(setContactPolicy, f.ctx, { ...f.as("RedFox"), agent_name: "RedFox", policy: "open" });
+    await f.send("GreenLake", ["GoldHawk"], { bcc: ["RedFox"], thread_id: "QUIET-1" });
+    await invoke(setContactPolicy, f.ctx, { ...f.as("RedFox"), agent_name: "RedFox", policy: "contacts_only" });
+    expect((await appError(f.send("GoldHawk", ["RedFox"], { thread_id: "QUIET-1", auto_contact_if_blocked: false }))).code).toBe("CONTACT_REQUIRED");
+    expect((await f.send("GreenLake", ["RedFox"], { thread_id: "QUIET-1" })).count).toBe(1);
     // RedFox is not in PLAN-7: naming the thread gains it nothing.
     expect((await appError(f.send("RedFox", ["BlueDog"], { thread_id: "PLAN-7", auto_contact_if_blocked: false }))).code).toBe("CONTACT_REQUIRED");
   });

@@ -29,7 +29,8 @@ interface Facts {
   in_thread: boolean;
 }
 
-// Recent contact and shared threads count every message, except the sender's own contact
+// A thread's participants are those the sender can see in it (a bcc recipient only to the one who
+// wrote the message). Recent contact and shared threads count every message, except the sender's own contact
 // requests: asking must not itself grant what is asked for (one refused send would open `auto`,
 // and the request's id as thread_id would open any policy).
 async function contactFacts(db: Db, check: ContactCheck, ids: number[], recentSince: Date | null, now: Date): Promise<Map<number, Facts>> {
@@ -51,7 +52,8 @@ async function contactFacts(db: Db, check: ContactCheck, ids: number[], recentSi
         WHERE m.project_id = ${senderProject.id} AND (m.thread_id = ${threadId}::text OR m.id = ${seedId}::int)
           AND NOT (m.sender_id = ${sender.id} AND m.ack_required AND m.subject = ${requestSubject(sender)})
           AND (m.sender_id = ${sender.id} OR EXISTS (SELECT 1 FROM message_recipients v WHERE v.message_id = m.id AND v.agent_id = ${sender.id}))
-          AND (m.sender_id = r.id OR EXISTS (SELECT 1 FROM message_recipients p WHERE p.message_id = m.id AND p.agent_id = r.id)))) AS in_thread
+          AND (m.sender_id = r.id OR EXISTS (SELECT 1 FROM message_recipients p WHERE p.message_id = m.id AND p.agent_id = r.id
+                                             AND (p.kind <> 'bcc' OR m.sender_id = ${sender.id}))))) AS in_thread
     FROM unnest(${ids}::int[]) AS r(id)`;
   return new Map(rows.map((row) => [row.id, row]));
 }
