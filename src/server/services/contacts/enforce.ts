@@ -30,9 +30,9 @@ interface Facts {
 }
 
 // A thread's participants are those the sender can see in it (a bcc recipient only to the one who
-// wrote the message). Recent contact and shared threads count every message, except the sender's own contact
-// requests: asking must not itself grant what is asked for (one refused send would open `auto`,
-// and the request's id as thread_id would open any policy).
+// wrote the message). Recent contact and shared threads count every message except the sender's
+// own contact requests: asking must not itself grant what is asked for (one refused send would
+// open `auto`, and the request's id as thread_id would open any policy).
 async function contactFacts(db: Db, check: ContactCheck, ids: number[], recentSince: Date | null, now: Date): Promise<Map<number, Facts>> {
   const { sender, senderProject, threadId } = check;
   const seedId = threadId !== null && /^\d{1,9}$/.test(threadId) ? Number(threadId) : null;
