@@ -27,9 +27,14 @@ import { fileContactRequest } from "./request";
 
 const LIST_MAX = 1000;
 
-async function locate(ctx: AgentContext, name: string, projectIdent: string | null | undefined, field: string): Promise<{ agent: Agent; project: Project }> {
-  const project = projectIdent ? await resolveProject(ctx, projectIdent, field) : ctx.project;
-  return { agent: await requireAgent(ctx.db, project, name, field), project };
+async function locate(
+  ctx: AgentContext,
+  name: string,
+  projectIdent: string | null | undefined,
+  fields: { agent: string; project: string },
+): Promise<{ agent: Agent; project: Project }> {
+  const project = projectIdent ? await resolveProject(ctx, projectIdent, fields.project) : ctx.project;
+  return { agent: await requireAgent(ctx.db, project, name, fields.agent), project };
 }
 
 function refuseSelf(a: Agent, b: Agent): void {
@@ -53,7 +58,10 @@ export const requestContact = defineOperation({
   tool: { profile: "extended", title: "Request contact" },
   async handler(ctx, input: RequestContactInput) {
     const address = parseAddress(input.to_agent);
-    const target = await locate(ctx, address.name, address.projectIdent ?? input.to_project, address.projectIdent ? "to_agent" : "to_project");
+    const target = await locate(ctx, address.name, address.projectIdent ?? input.to_project, {
+      agent: "to_agent",
+      project: address.projectIdent ? "to_agent" : "to_project",
+    });
     refuseSelf(ctx.agent, target.agent);
     return fileContactRequest(ctx, {
       from: ctx.agent,
@@ -77,7 +85,7 @@ export const respondContact = defineOperation({
   fields: { agent: "to_agent" },
   tool: { profile: "extended", title: "Respond to contact" },
   async handler(ctx, input: RespondContactInput) {
-    const requester = await locate(ctx, input.from_agent, input.from_project, input.from_project ? "from_project" : "from_agent");
+    const requester = await locate(ctx, input.from_agent, input.from_project, { agent: "from_agent", project: "from_project" });
     refuseSelf(ctx.agent, requester.agent);
     const now = new Date();
     if (input.accept) {
