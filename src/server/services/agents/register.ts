@@ -118,7 +118,8 @@ async function updateExisting(
   const updated = await withTransaction(ctx, async ({ db: tx }) => {
     const agent = await tx.agent.update({
       where: { id: existing.id },
-      data: { ...fields, lastActiveTs: new Date(), ...(minted ? { registrationTokenHash: hashToken(minted) } : {}) },
+      // A token-proven re-registration is the agent coming back: it undoes an (auto-)retirement.
+      data: { ...fields, lastActiveTs: new Date(), retiredAt: null, ...(minted ? { registrationTokenHash: hashToken(minted) } : {}) },
     });
     await tx.archiveOutbox.create({
       data: { projectId: project.id, kind: "agent_profile", payload: { project: project.slug, agent: { ...agentView(agent) } } },

@@ -107,7 +107,7 @@ export const macroContactHandshake = defineOperation({
   permission: "write",
   kind: "mutation",
   scope: "project",
-  tool: { profile: "core", title: "Contact handshake" },
+  tool: { profile: "extended", title: "Contact handshake" },
   async handler(ctx, input: MacroContactHandshakeInput): Promise<HandshakeResult> {
     const welcome = welcomeOf(input);
     const { requester, target, targetProject } = await parties(ctx, input);

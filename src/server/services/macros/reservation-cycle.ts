@@ -14,7 +14,7 @@ export const macroFileReservationCycle = defineOperation({
   permission: "write",
   kind: "mutation",
   scope: "agent",
-  tool: { profile: "core", title: "Reservation cycle" },
+  tool: { profile: "extended", title: "Reservation cycle" },
   handler: (ctx: AgentContext, input: MacroFileReservationCycleInput) =>
     inMacroTransaction(ctx, async (tx) => {
       const as = { project_key: ctx.project.humanKey, agent_name: ctx.agent.name, registration_token: input.registration_token };

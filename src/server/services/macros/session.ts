@@ -36,7 +36,7 @@ export const macroStartSession = defineOperation({
   permission: "write",
   kind: "mutation",
   scope: "global",
-  tool: { profile: "core", title: "Start session" },
+  tool: { profile: "extended", title: "Start session" },
   handler: (ctx: ServiceContext, input: MacroStartSessionInput) =>
     inMacroTransaction(ctx, async (tx) => {
       const project = await invoke(ensureProject, tx, { human_key: input.human_key });
@@ -99,7 +99,7 @@ export const macroPrepareThread = defineOperation({
   permission: "write",
   kind: "mutation",
   scope: "project",
-  tool: { profile: "core", title: "Prepare thread" },
+  tool: { profile: "extended", title: "Prepare thread" },
   async handler(ctx, input: MacroPrepareThreadInput) {
     const threadId = normalizeThreadId(input.thread_id);
     if (!threadId) throw new AppError("INVALID_ARGUMENT", "thread_id is required.", { field: "thread_id" });

@@ -64,7 +64,7 @@ export const renewFileReservations = defineOperation({
   permission: "write",
   kind: "mutation",
   scope: "agent",
-  tool: { profile: "core", title: "Renew reservations" },
+  tool: { profile: "extended", title: "Renew reservations" },
   handler: renewReservations,
 });
 
