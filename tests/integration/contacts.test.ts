@@ -80,14 +80,15 @@ describe("set_contact_policy and block_all (#15)", () => {
     await invoke(setContactPolicy, f.ctx, { ...f.as("BlueDog"), agent_name: "BlueDog", policy: "block_all" });
     const before = await db.prisma.message.count();
 
+    // One at a time: each attempt starts only when the previous one has been checked.
     for (const attempt of [
-      f.send("GreenLake", ["BlueDog"]),
-      f.send("GreenLake", ["BlueDog"], { thread_id: "T-1" }),
-      invoke(replyMessage, f.ctx, { project_key: f.key, message_id: first.deliveries[0]!.payload.id, sender_name: "GreenLake", sender_token: f.agents.GreenLake!.token, to: ["BlueDog"], body_md: "x" }),
-      invoke(requestContact, f.ctx, { ...f.as("RedFox"), from_agent: "RedFox", to_agent: "BlueDog" }),
-      f.send("RedFox", ["BlueDog"], { auto_contact_if_blocked: true }),
+      () => f.send("GreenLake", ["BlueDog"]),
+      () => f.send("GreenLake", ["BlueDog"], { thread_id: "T-1" }),
+      () => invoke(replyMessage, f.ctx, { project_key: f.key, message_id: first.deliveries[0]!.payload.id, sender_name: "GreenLake", sender_token: f.agents.GreenLake!.token, to: ["BlueDog"], body_md: "x" }),
+      () => invoke(requestContact, f.ctx, { ...f.as("RedFox"), from_agent: "RedFox", to_agent: "BlueDog" }),
+      () => f.send("RedFox", ["BlueDog"], { auto_contact_if_blocked: true }),
     ]) {
-      const error = await appError(attempt);
+      const error = await appError(attempt());
       expect(error.code).toBe("CONTACT_BLOCKED");
       expect(error.message).toContain("Recipient is not accepting messages.");
     }
