@@ -4,8 +4,9 @@ import { invoke } from "@/server/operations/invoke";
 import { getProject, listAgents } from "@/server/services/agents/queries";
 import type { ServiceContext } from "@/server/services/context";
 import { deregisterAgent, hardDeleteAgent, retireAgent, unretireAgent } from "@/server/services/lifecycle/agents";
-import { assertMaySend } from "@/server/services/lifecycle/guards";
 import { archiveProject, hardDeleteProject, unarchiveProject } from "@/server/services/lifecycle/projects";
+import { overseerSend } from "@/server/services/messages/overseer";
+import { replyMessage } from "@/server/services/messages/reply";
 import { sendMessage } from "@/server/services/messages/send";
 import { actorFor } from "../helpers/actors";
 import { openTestDatabase } from "../helpers/database";
@@ -135,27 +136,45 @@ describe("archive_project and unarchive_project", () => {
   });
 });
 
-describe("assertMaySend (the send path's check)", () => {
-  it("refuses an archived project and a retired sender, naming the way back", async () => {
-    const project = { slug: "p", archivedAt: new Date() };
-    const sender = { name: "GreenLake", retiredAt: null };
-    const archived = (() => {
-      try {
-        assertMaySend(project, sender);
-      } catch (error) {
-        return error as AppError;
-      }
-    })();
-    expect([archived?.code, archived?.message]).toEqual(["PROJECT_ARCHIVED", expect.stringContaining("unarchive_project")]);
-    const retired = (() => {
-      try {
-        assertMaySend({ slug: "p", archivedAt: null }, { name: "GreenLake", retiredAt: new Date() });
-      } catch (error) {
-        return error as AppError;
-      }
-    })();
-    expect([retired?.code, retired?.message]).toEqual(["AGENT_RETIRED", expect.stringContaining("unretire_agent")]);
-    expect(() => assertMaySend({ slug: "p", archivedAt: null }, sender)).not.toThrow();
+describe("the send path refuses retired senders and archived projects", () => {
+  const messageCount = (key: string) => db.prisma.message.count({ where: { project: { humanKey: key } } });
+
+  it("a retired agent cannot send or reply, writing nothing; unretire_agent lets it send again", async () => {
+    const key = "/lifecycle/retired-sender";
+    const { ctx, agents } = await projectWithAgents(db, key, ["GreenLake", "BlueDog"]);
+    const first = await send(ctx, key, agents.BlueDog!, ["GreenLake"]);
+    await invoke(retireAgent, ctx, { project_key: key, agent_name: "GreenLake" });
+
+    const refused = await rejection(send(ctx, key, agents.GreenLake!, ["BlueDog"]));
+    expect([refused.code, refused.message]).toEqual(["AGENT_RETIRED", "Agent 'GreenLake' is retired and cannot send; unretire_agent brings it back."]);
+    const reply = await rejection(
+      invoke(replyMessage, ctx, { project_key: key, message_id: first.deliveries[0]!.payload.id, sender_name: "GreenLake", sender_token: agents.GreenLake!.token, body_md: "re" }),
+    );
+    expect(reply.code).toBe("AGENT_RETIRED");
+    expect(await messageCount(key)).toBe(1);
+
+    await invoke(unretireAgent, ctx, { project_key: key, agent_name: "GreenLake" });
+    expect((await send(ctx, key, agents.GreenLake!, ["BlueDog"])).count).toBe(1);
+  });
+
+  it("an archived project takes no mail from its agents, the overseer or another project; unarchive_project reopens it", async () => {
+    const key = "/lifecycle/archived-sends";
+    const { ctx, agents, project } = await projectWithAgents(db, key, ["GreenLake", "BlueDog"]);
+    const other = await projectWithAgents(db, "/lifecycle/archived-sends-other", ["RedFox"]);
+    await invoke(archiveProject, ctx, { project_key: key });
+
+    const own = await rejection(send(ctx, key, agents.GreenLake!, ["BlueDog"]));
+    expect([own.code, own.message]).toEqual(["PROJECT_ARCHIVED", `Project '${project.slug}' is archived and takes no new mail; unarchive_project reopens it.`]);
+    const overseer = await rejection(invoke(overseerSend, ctx, { project_key: key, recipients: ["BlueDog"], subject: "hi", body_md: "x" }));
+    expect(overseer.code).toBe("PROJECT_ARCHIVED");
+    const inbound = await rejection(send(other.ctx, "/lifecycle/archived-sends-other", other.agents.RedFox!, [`project:${project.slug}#BlueDog`]));
+    expect([inbound.code, inbound.message]).toEqual(["PROJECT_ARCHIVED", expect.stringContaining(`'${project.slug}' is archived`)]);
+    expect(await messageCount(key)).toBe(0);
+    expect(await messageCount("/lifecycle/archived-sends-other")).toBe(0);
+
+    await invoke(unarchiveProject, ctx, { project_key: key });
+    expect((await send(ctx, key, agents.GreenLake!, ["BlueDog"])).count).toBe(1);
+    expect((await send(other.ctx, "/lifecycle/archived-sends-other", other.agents.RedFox!, [`project:${project.slug}#BlueDog`])).count).toBe(1);
   });
 });
 

@@ -4,6 +4,7 @@ import { insertMessages, recipientsOf, visibleMessages } from "@/server/db/mail-
 import type { ServiceContext } from "../context";
 import { enforceContactPolicy } from "../contacts/enforce";
 import { isoTs } from "../format";
+import { assertMaySend, assertProjectOpen } from "../lifecycle/guards";
 import { guardArchiveSurfaces } from "./archive-guard";
 import { routeRecipients, type RecipientKind, type RoutedDelivery } from "./routing";
 import { messageBase, withRecipients, type MessageBase, type RecipientLists } from "./views";
@@ -92,7 +93,9 @@ export async function replayIdempotent(ctx: ServiceContext, sender: Agent, key: 
  * project addressed, all in one statement, so a send reaches every recipient or none.
  */
 export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<SendResult> {
+  assertMaySend(outgoing.project, outgoing.sender);
   const routed = outgoing.routed ?? (await routeRecipients(ctx, outgoing.project, outgoing.sender, outgoing.lists));
+  for (const delivery of routed) assertProjectOpen(delivery.project);
   const recipientCount = routed.reduce((sum, delivery) => sum + delivery.recipients.length, 0);
   assertWithinLimits(ctx, outgoing.bodyMd, recipientCount);
   if (routed.length === 0) return { deliveries: [], count: 0, verified_sender: true };
@@ -107,7 +110,6 @@ export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<
   }
   // Every delivery is checked before any is written: a conflict anywhere writes nothing.
   await guardArchiveSurfaces(ctx, outgoing.sender, routed, outgoing.threadId);
-
 
   let inserted;
   try {
