@@ -87,18 +87,39 @@ const fields = z.object({
   AUTO_RETIRE_STALE_AGENTS_ENABLED: bool.default(true),
   AUTO_RETIRE_STALE_AGENTS_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(7 * 86_400).default(3600),
   AUTO_RETIRE_STALE_AGENTS_THRESHOLD_SECONDS: z.coerce.number().int().min(60).max(365 * 86_400).default(86_400),
+  /** The Git audit archive: a worker turns archive_outbox rows into commits (one writer across instances). */
+  ARCHIVE_ENABLED: bool.default(true),
+  /** The archive repository's directory; default `<DATA_DIR>/archive`. */
+  ARCHIVE_DIR: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => value || undefined),
+  ARCHIVE_AUTHOR_NAME: z.string().trim().min(1).max(200).default("Mailroom"),
+  ARCHIVE_AUTHOR_EMAIL: z.string().trim().min(3).max(200).regex(/^[^\s<>@]+@[^\s<>@]+$/, "must be an email address").default("mailroom@localhost"),
+  /** A Git remote (URL or path) the writer pushes to after each batch and fetches from when it takes over. */
+  ARCHIVE_REMOTE: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => value || undefined),
+  /** Largest single attachment, decoded bytes. */
+  ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * KIB).default(1024 * KIB),
+  /** Largest total of one message's attachments, decoded bytes. */
+  ATTACHMENTS_MAX_TOTAL_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * KIB).default(4096 * KIB),
 });
 
 const schema = fields.transform((value, context) => {
   // A send_message call carrying the largest allowed body must fit in one request, escaped, with
   // room for its other arguments and the JSON-RPC envelope.
-  const needed = value.MAX_BODY_BYTES * JSON_ESCAPE_FACTOR + 64 * KIB;
+  // Attachments travel as base64 (4 bytes per 3).
+  const needed = value.MAX_BODY_BYTES * JSON_ESCAPE_FACTOR + Math.ceil((value.ATTACHMENTS_MAX_TOTAL_BYTES * 4) / 3) + 64 * KIB;
   if (value.MAX_REQUEST_BYTES === undefined) return { ...value, MAX_REQUEST_BYTES: Math.max(4096 * KIB, needed) };
   if (value.MAX_REQUEST_BYTES < needed) {
     context.addIssue({
       code: "custom",
       path: ["MAX_REQUEST_BYTES"],
-      message: `must be at least ${needed} (${JSON_ESCAPE_FACTOR} × MAX_BODY_BYTES + 64 KiB) so that the largest message body fits in a request once JSON-escaped`,
+      message: `must be at least ${needed} (${JSON_ESCAPE_FACTOR} × MAX_BODY_BYTES + 4/3 × ATTACHMENTS_MAX_TOTAL_BYTES + 64 KiB) so that the largest message fits in a request once JSON-escaped and base64-encoded`,
     });
   }
   return { ...value, MAX_REQUEST_BYTES: value.MAX_REQUEST_BYTES };

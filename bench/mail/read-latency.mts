@@ -202,6 +202,8 @@ async function main(): Promise<void> {
       contacts: { enforcementEnabled: true, autoTtlSeconds: 86_400, autoHandshakeOnBlock: true, defaultPolicy: "auto" },
       reservations: { inactivitySeconds: 1800, activityGraceSeconds: 900, enforcementEnabled: true },
       jobs: { autoRetire: { enabled: false, intervalSeconds: 3600, thresholdSeconds: 86_400 }, reservationCleanup: { enabled: false, intervalSeconds: 60 } },
+      archive: { enabled: false, dir: "/nonexistent", authorName: "bench", authorEmail: "bench@localhost" },
+      attachments: { maxBytes: 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 },
     },
   };
   const admin = new pg.Client({ connectionString: url });

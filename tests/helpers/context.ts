@@ -16,6 +16,9 @@ export const testConfig: ServiceConfig = {
   contacts: { enforcementEnabled: true, autoTtlSeconds: 86_400, autoHandshakeOnBlock: true, defaultPolicy: "open" },
   reservations: { inactivitySeconds: 1800, activityGraceSeconds: 900, enforcementEnabled: true },
   jobs: { autoRetire: { enabled: true, intervalSeconds: 3600, thresholdSeconds: 86_400 }, reservationCleanup: { enabled: true, intervalSeconds: 60 } },
+  // No worker runs in service tests; the archive tests start their own on a temporary directory.
+  archive: { enabled: false, dir: "/nonexistent/mailroom-archive", authorName: "Mailroom Test", authorEmail: "test@localhost" },
+  attachments: { maxBytes: 64 * 1024, maxTotalBytes: 256 * 1024 },
 };
 
 export function serviceContext(database: Database, config: Partial<ServiceConfig> = {}): ServiceContext {

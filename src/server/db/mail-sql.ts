@@ -95,8 +95,8 @@ export async function insertMessages(db: Db, input: NewMessage): Promise<Inserte
       JOIN msg ON msg.project_id = r.project_id
       RETURNING message_id, agent_id
     ), outbox AS (
-      INSERT INTO archive_outbox (project_id, kind, payload)
-      SELECT project_id, 'message', jsonb_build_object('message_id', id) FROM msg
+      INSERT INTO archive_outbox (project_id, kind, payload, message_id)
+      SELECT project_id, 'message', jsonb_build_object('message_id', id), id FROM msg
     ), touched AS (
       UPDATE agents SET last_active_ts = now() WHERE id = ${input.senderId}
     ), idem AS (

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { env, redactedDatabaseUrl } from "@/env";
 import type { Actor } from "@/server/auth/actor";
 import type { Agent, Project } from "@/generated/prisma/client";
@@ -27,6 +28,20 @@ export interface JobsConfig {
   reservationCleanup: { enabled: boolean; intervalSeconds: number };
 }
 
+export interface ArchiveConfig {
+  enabled: boolean;
+  /** Absolute path of the archive repository. */
+  dir: string;
+  authorName: string;
+  authorEmail: string;
+  remote?: string;
+}
+
+export interface AttachmentConfig {
+  maxBytes: number;
+  maxTotalBytes: number;
+}
+
 /** Settings the services read; built from the environment, overridable per context in tests. */
 export interface ServiceConfig {
   environment: string;
@@ -40,6 +55,8 @@ export interface ServiceConfig {
   contacts: ContactConfig;
   reservations: ReservationConfig;
   jobs: JobsConfig;
+  archive: ArchiveConfig;
+  attachments: AttachmentConfig;
   /** OpenAI-compatible chat endpoint for summary refinement; undefined keeps summaries heuristic. */
   llm?: { baseUrl: string; apiKey?: string; model: string };
   /** Days tool-call metrics are kept (default 7). */
@@ -76,6 +93,14 @@ export function configFromEnv(): ServiceConfig {
       },
       reservationCleanup: { enabled: env.FILE_RESERVATIONS_CLEANUP_ENABLED, intervalSeconds: env.FILE_RESERVATIONS_CLEANUP_INTERVAL_SECONDS },
     },
+    archive: {
+      enabled: env.ARCHIVE_ENABLED,
+      dir: path.resolve(env.ARCHIVE_DIR ?? path.join(env.DATA_DIR, "archive")),
+      authorName: env.ARCHIVE_AUTHOR_NAME,
+      authorEmail: env.ARCHIVE_AUTHOR_EMAIL,
+      remote: env.ARCHIVE_REMOTE,
+    },
+    attachments: { maxBytes: env.ATTACHMENT_MAX_BYTES, maxTotalBytes: env.ATTACHMENTS_MAX_TOTAL_BYTES },
     llm: env.LLM_BASE_URL ? { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, model: env.LLM_MODEL } : undefined,
   };
 }
