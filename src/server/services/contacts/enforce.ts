@@ -36,17 +36,17 @@ interface Facts {
 async function contactFacts(db: Db, check: ContactCheck, ids: number[], recentSince: Date | null, now: Date): Promise<Map<number, Facts>> {
   const { sender, senderProject, threadId } = check;
   const seedId = threadId !== null && /^\d{1,9}$/.test(threadId) ? Number(threadId) : null;
+  // CASE, unlike OR, is evaluated in order: an approved link (one index probe) spares the recent-
+  // contact scans, which read every message either agent sent within the TTL.
   const rows = await db.$queryRaw<Facts[]>`
-    SELECT r.id,
-      EXISTS (SELECT 1 FROM agent_links l
-              WHERE l.a_project_id = ${sender.projectId} AND l.a_agent_id = ${sender.id} AND l.b_agent_id = r.id
-                AND l.status = 'approved' AND l.expires_ts > ${now}) AS linked,
-      (${recentSince}::timestamptz IS NOT NULL AND (
-        EXISTS (SELECT 1 FROM messages m JOIN message_recipients mr ON mr.message_id = m.id AND mr.agent_id = r.id
-                WHERE m.sender_id = ${sender.id} AND m.created_ts > ${recentSince}::timestamptz
-                  AND NOT (m.ack_required AND m.subject = ${requestSubject(sender)}))
-        OR EXISTS (SELECT 1 FROM messages m JOIN message_recipients mr ON mr.message_id = m.id AND mr.agent_id = ${sender.id}
-                   WHERE m.sender_id = r.id AND m.created_ts > ${recentSince}::timestamptz))) AS recent,
+    SELECT r.id, l.linked,
+      CASE WHEN l.linked OR ${recentSince}::timestamptz IS NULL THEN false
+           ELSE EXISTS (SELECT 1 FROM messages m JOIN message_recipients mr ON mr.message_id = m.id AND mr.agent_id = r.id
+                        WHERE m.sender_id = ${sender.id} AND m.created_ts > ${recentSince}::timestamptz
+                          AND NOT (m.ack_required AND m.subject = ${requestSubject(sender)}))
+             OR EXISTS (SELECT 1 FROM messages m JOIN message_recipients mr ON mr.message_id = m.id AND mr.agent_id = ${sender.id}
+                        WHERE m.sender_id = r.id AND m.created_ts > ${recentSince}::timestamptz)
+      END AS recent,
       (${threadId}::text IS NOT NULL AND EXISTS (
         SELECT 1 FROM messages m
         WHERE m.project_id = ${senderProject.id} AND (m.thread_id = ${threadId}::text OR m.id = ${seedId}::int)
@@ -54,7 +54,12 @@ async function contactFacts(db: Db, check: ContactCheck, ids: number[], recentSi
           AND (m.sender_id = ${sender.id} OR EXISTS (SELECT 1 FROM message_recipients v WHERE v.message_id = m.id AND v.agent_id = ${sender.id}))
           AND (m.sender_id = r.id OR EXISTS (SELECT 1 FROM message_recipients p WHERE p.message_id = m.id AND p.agent_id = r.id
                                              AND (p.kind <> 'bcc' OR m.sender_id = ${sender.id}))))) AS in_thread
-    FROM unnest(${ids}::int[]) AS r(id)`;
+    FROM unnest(${ids}::int[]) AS r(id)
+    CROSS JOIN LATERAL (
+      SELECT EXISTS (SELECT 1 FROM agent_links l
+                     WHERE l.a_project_id = ${sender.projectId} AND l.a_agent_id = ${sender.id} AND l.b_agent_id = r.id
+                       AND l.status = 'approved' AND l.expires_ts > ${now}) AS linked
+    ) l`;
   return new Map(rows.map((row) => [row.id, row]));
 }
 
