@@ -15,7 +15,7 @@ import { ADJECTIVES, NOUNS } from "@/server/services/agents/names";
 import { getProject, listAgents, whois } from "@/server/services/agents/queries";
 import { createAgentIdentity, registerAgent } from "@/server/services/agents/register";
 import { projectsOverview } from "@/server/services/projects/overview";
-import { ensureProject, listProjects, resolveProject } from "@/server/services/projects/projects";
+import { ensureProject, listProjects, resolveProject, resolveScope } from "@/server/services/projects/projects";
 import { serviceContext } from "../helpers/context";
 import { openTestDatabase } from "../helpers/database";
 
@@ -713,5 +713,23 @@ describe("listAgents, getProject and the overview", () => {
     const error = await appError(invoke(listAgents, coerce, { project_key: "srv-list-mian" }));
     expect(error.code).toBe("NOT_FOUND");
     expect(error.message).toContain("Did you mean");
+  });
+});
+
+describe("resolveScope (the project and the named agent in one statement)", () => {
+  it("returns exactly the rows Prisma reads, for a slug, a path and any case of the name", async () => {
+    const ctx = serviceContext(db);
+    const project = await invoke(ensureProject, ctx, { human_key: "/scope/lookup" });
+    const registered = await invoke(registerAgent, ctx, { project_key: "/scope/lookup", program: "p", model: "m", name: "GreenLake", task_description: "t" });
+    await db.prisma.agent.update({ where: { id: registered.id }, data: { retiredAt: new Date("2026-01-02T03:04:05.678Z") } });
+    const expectedProject = await db.prisma.project.findUniqueOrThrow({ where: { id: project.id } });
+    const expectedAgent = await db.prisma.agent.findUniqueOrThrow({ where: { id: registered.id } });
+
+    for (const identifier of [project.slug, "/scope/lookup", "/scope/lookup/"]) {
+      const scope = await resolveScope(ctx, identifier, "project_key", "greenlake");
+      expect(scope).toEqual({ project: expectedProject, agent: expectedAgent });
+    }
+    expect(await resolveScope(ctx, project.slug, "project_key", "NoSuchAgent")).toEqual({ project: expectedProject, agent: null });
+    expect(await resolveScope(ctx, project.slug, "project_key", null)).toEqual({ project: expectedProject });
   });
 });

@@ -3,7 +3,7 @@ import { hasRole } from "@/server/auth/actor";
 import { AppError, quote } from "@/server/errors";
 import { actingAgent } from "@/server/services/agents/authenticate";
 import type { ServiceContext } from "@/server/services/context";
-import { resolveProject } from "@/server/services/projects/projects";
+import { resolveProject, resolveScope } from "@/server/services/projects/projects";
 import type { AnyOperation, ContextFor, Operation, Scope } from "./define";
 
 // The one path every call takes, whatever surface it came through: permission, input, scope,
@@ -64,11 +64,16 @@ async function enterScope<S extends Scope>(operation: AnyOperation, ctx: Service
   if (operation.scope === "global") return ctx as ContextFor<S>;
   const fields = operation.fields ?? {};
   const projectField = fields.project ?? "project_key";
-  const project = await resolveProject(ctx, input[projectField] as string, projectField);
-  if (operation.scope === "project") return { ...ctx, project } as ContextFor<S>;
+  if (operation.scope === "project") {
+    const project = await resolveProject(ctx, input[projectField] as string, projectField);
+    return { ...ctx, project } as ContextFor<S>;
+  }
+  const name = input[fields.agent ?? "agent_name"] as string | null | undefined;
+  const { project, agent: named } = await resolveScope(ctx, input[projectField] as string, projectField, name ?? null);
   const agent = await actingAgent({ ...ctx, project }, {
     action: operation.name,
-    name: input[fields.agent ?? "agent_name"] as string | null | undefined,
+    name,
+    named,
     token: input[fields.token ?? "registration_token"] as string | null | undefined,
     nameField: fields.agent ?? "agent_name",
     tokenField: fields.token ?? "registration_token",

@@ -62,6 +62,8 @@ export interface ActingAgentRequest {
   /** The operation, for the error text ("fetch_inbox requires registration_token …"). */
   action: string;
   name: string | null | undefined;
+  /** The agent called `name`, when the caller already read it (null: there is none). */
+  named?: Agent | null;
   token: string | null | undefined;
   /** The input fields the name and token came in, named in every error. */
   nameField: string;
@@ -82,7 +84,7 @@ export async function actingAgent(ctx: ProjectContext, request: ActingAgentReque
       { field: request.nameField },
     );
   }
-  const agent = await requireAgent(ctx.db, ctx.project, name, request.nameField);
+  const agent = request.named ?? (await requireAgent(ctx.db, ctx.project, name, request.nameField));
   authenticateAgent(ctx, agent, request.token, { action: request.action, tokenParam: request.tokenField });
   return agent;
 }
