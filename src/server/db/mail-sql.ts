@@ -1,10 +1,10 @@
 import { Prisma as P } from "@/generated/prisma/client";
 import type { Db } from "./client";
 
-// The mail hot paths in SQL: one statement per send (messages, recipients, archive outbox,
-// idempotency record, sender activity and the NOTIFY wake-ups commit together or not at all),
-// and single-join reads for inboxes, threads and search. Everything is parameterised through
-// Prisma's tagged templates.
+// The mail hot paths in SQL: one statement per send (messages with their attachment lists,
+// recipients, archive outbox, idempotency record, sender activity and the NOTIFY wake-ups commit
+// together or not at all), and single-join reads for inboxes, threads and search. Everything is
+// parameterised through Prisma's tagged templates.
 
 export const MAIL_EVENTS_CHANNEL = "mailroom_events";
 
@@ -63,6 +63,8 @@ export interface NewMessage {
   ackRequired: boolean;
   deliveries: DeliveryInput[];
   idempotency?: { key: string; tool: string };
+  /** messages.attachments of every delivered row; the blobs must be inserted in the same transaction. */
+  attachments?: { name: string; media_type: string; bytes: number; sha256: string }[];
 }
 
 export interface InsertedMessage {
@@ -83,9 +85,9 @@ export async function insertMessages(db: Db, input: NewMessage): Promise<Inserte
     WITH input AS (
       SELECT project_id, ord FROM unnest(${projectIds}::int[]) WITH ORDINALITY AS d(project_id, ord)
     ), msg AS (
-      INSERT INTO messages (project_id, sender_id, thread_id, topic, subject, body_md, importance, ack_required)
+      INSERT INTO messages (project_id, sender_id, thread_id, topic, subject, body_md, importance, ack_required, attachments)
       SELECT project_id, ${input.senderId}, ${input.threadId}, ${input.topic}, ${input.subject}, ${input.bodyMd},
-             ${input.importance}, ${input.ackRequired} FROM input ORDER BY ord
+             ${input.importance}, ${input.ackRequired}, ${JSON.stringify(input.attachments ?? [])}::jsonb FROM input ORDER BY ord
       RETURNING id, project_id, created_ts, search
     ), rcpt AS (
       INSERT INTO message_recipients (message_id, agent_id, kind, search)

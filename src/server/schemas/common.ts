@@ -106,6 +106,15 @@ export const agentOutput = z.looseObject({
   retired_at: timestamp.optional(),
 });
 
+/** One attachment as message payloads list it; `uri` reads it (resource://attachment/{message_id}/{sha256}). */
+export const attachmentOutput = z.strictObject({
+  name: z.string(),
+  media_type: z.string(),
+  bytes: z.number().int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  uri: z.string(),
+});
+
 export const messageOutput = z.looseObject({
   id: z.number().int(),
   project_id: z.number().int(),
@@ -116,7 +125,7 @@ export const messageOutput = z.looseObject({
   importance: z.string(),
   ack_required: z.boolean(),
   created_ts: timestamp,
-  attachments: z.array(z.unknown()),
+  attachments: z.array(attachmentOutput),
   from: z.string(),
   body_md: z.string().optional(),
 });

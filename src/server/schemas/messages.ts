@@ -28,6 +28,24 @@ const recipients = (what: string) =>
     .nullish()
     .describe(`${what}: names; Name@project or project:<slug>#Name elsewhere.`);
 
+/** At most this many files per message, attachments and attachment_paths together. */
+export const ATTACHMENTS_MAX_ITEMS = 20;
+/** Schema bound on content_base64: the base64 of the largest ATTACHMENT_MAX_BYTES allowed (64 MiB); the configured limit is checked by the send. */
+const CONTENT_BASE64_MAX = Math.ceil((64 * 1024 * 1024) / 3) * 4;
+
+export const attachmentInput = z.strictObject({
+  name: z.string().min(1).max(255),
+  media_type: z.string().min(1).max(127),
+  content_base64: z.string().max(CONTENT_BASE64_MAX),
+});
+export type AttachmentInput = z.infer<typeof attachmentInput>;
+
+const attachments = z
+  .array(attachmentInput)
+  .max(ATTACHMENTS_MAX_ITEMS, `at most ${ATTACHMENTS_MAX_ITEMS} attachments per message`)
+  .nullish()
+  .describe("Files: [{name, media_type (e.g. text/plain), content_base64 (standard base64)}].");
+
 const senderToken = optionalToken("Sender's registration_token (proves sender_name).");
 const idempotencyKey = z
   .string()
@@ -56,7 +74,12 @@ export const sendMessageInput = z.strictObject({
   topic,
   broadcast: z.boolean().default(false).describe("Send to every active agent of the project (to must be empty)."),
   auto_contact_if_blocked: z.boolean().nullish().describe("File contact requests for refused recipients (default: server setting)."),
-  attachment_paths: z.array(z.string().max(4096)).max(100).nullish().describe("Not supported yet; must be empty."),
+  attachments,
+  attachment_paths: z
+    .array(z.string().max(4096))
+    .max(ATTACHMENTS_MAX_ITEMS, `at most ${ATTACHMENTS_MAX_ITEMS} attachments per message`)
+    .nullish()
+    .describe("Files on the server inside the project's directory (human_key), absolute or relative to it."),
   convert_images: z.boolean().nullish().describe("Accepted for compatibility."),
   sender_token: senderToken,
   idempotency_key: idempotencyKey,
@@ -73,6 +96,7 @@ export const replyMessageInput = z.strictObject({
   cc: recipients("Cc"),
   bcc: recipients("Bcc"),
   subject_prefix: z.string().max(32).default("Re:").describe("Prefix added unless the subject already has it."),
+  attachments,
   sender_token: senderToken,
   idempotency_key: idempotencyKey,
   format: outputFormat,
@@ -248,6 +272,12 @@ const viewerResource = {
 };
 export const messageResourceInput = z.strictObject({ message_id: queryInt(1, INT32_MAX), ...viewerResource });
 export const threadResourceInput = z.strictObject({ thread_id: z.string().max(256), ...viewerResource, include_bodies: queryFlag.default(true) });
+export const attachmentResourceInput = z.strictObject({
+  message_id: queryInt(1, INT32_MAX),
+  sha256: z.string().length(64).regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits").describe("The attachment's sha256, as its payload lists it."),
+  ...viewerResource,
+});
+export type AttachmentResourceInput = z.output<typeof attachmentResourceInput>;
 
 // ----- result contracts -----
 
@@ -257,6 +287,13 @@ export const sendResultOutput = z.looseObject({
   count: z.number().int(),
   verified_sender: z.literal(true).optional(),
   idempotent_replay: z.literal(true).optional(),
+});
+export const attachmentContentOutput = z.strictObject({
+  name: z.string(),
+  media_type: z.string(),
+  bytes: z.number().int().min(0),
+  sha256: z.string(),
+  content_base64: z.string(),
 });
 export const replyResultOutput = sendResultOutput.extend({ thread_id: z.string(), reply_to: z.number().int() });
 export const inboxItemsOutput = z.array(inboxItemOutput);

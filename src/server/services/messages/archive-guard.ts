@@ -23,7 +23,13 @@ async function anyArchiveReservation(ctx: ServiceContext, projectIds: number[], 
 }
 
 /** Throws FILE_RESERVATION_CONFLICT before anything is written when a delivery's surface is held. */
-export async function guardArchiveSurfaces(ctx: ServiceContext, sender: Agent, routed: RoutedDelivery[], threadId: string | null): Promise<void> {
+export async function guardArchiveSurfaces(
+  ctx: ServiceContext,
+  sender: Agent,
+  routed: RoutedDelivery[],
+  threadId: string | null,
+  hasAttachments: boolean,
+): Promise<void> {
   if (!ctx.config.reservations.enforcementEnabled) return;
   const now = new Date();
   if (!(await anyArchiveReservation(ctx, routed.map((delivery) => delivery.project.id), sender.id, now))) return;
@@ -34,8 +40,7 @@ export async function guardArchiveSurfaces(ctx: ServiceContext, sender: Agent, r
       senderName: sender.name,
       recipientNames: delivery.recipients.map(({ agent }) => agent.name),
       threadId,
-      // Mail carries no attachments on this server (send_message refuses attachment_paths).
-      hasAttachments: false,
+      hasAttachments,
       now,
     });
   }

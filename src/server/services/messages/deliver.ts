@@ -1,7 +1,11 @@
 import type { Agent, Project } from "@/generated/prisma/client";
 import { AppError, isUniqueViolation, quote } from "@/server/errors";
 import { insertMessages, recipientsOf, visibleMessages } from "@/server/db/mail-sql";
-import type { ServiceContext } from "../context";
+import type { Db } from "@/server/db/client";
+import { withTransaction, type ServiceContext } from "../context";
+import type { PreparedAttachment } from "../attachments/input";
+import { attachmentViews } from "../attachments/meta";
+import { storeBlobs } from "../attachments/store";
 import { enforceContactPolicy } from "../contacts/enforce";
 import { isoTs } from "../format";
 import { assertMaySend, assertProjectOpen } from "../lifecycle/guards";
@@ -38,6 +42,8 @@ export interface Outgoing {
    * (the human overseer, a contact request, which checks block_all itself).
    */
   contacts?: { autoContact: boolean };
+  /** Checked and read already (../attachments/input.ts); stored with the messages, all or nothing. */
+  attachments?: PreparedAttachment[];
 }
 
 export function assertWithinLimits(ctx: ServiceContext, bodyMd: string, recipientCount: number): void {
@@ -90,7 +96,8 @@ export async function replayIdempotent(ctx: ServiceContext, sender: Agent, key: 
 
 /**
  * Delivers one message: a row in the sender's project for local recipients plus one row per other
- * project addressed, all in one statement, so a send reaches every recipient or none.
+ * project addressed, all in one statement (with its attachments' blobs, in one transaction), so a
+ * send reaches every recipient or none.
  */
 export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<SendResult> {
   assertMaySend(outgoing.project, outgoing.sender);
@@ -108,12 +115,13 @@ export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<
       autoContact: outgoing.contacts.autoContact,
     });
   }
+  const attachments = outgoing.attachments ?? [];
   // Every delivery is checked before any is written: a conflict anywhere writes nothing.
-  await guardArchiveSurfaces(ctx, outgoing.sender, routed, outgoing.threadId);
+  await guardArchiveSurfaces(ctx, outgoing.sender, routed, outgoing.threadId, attachments.length > 0);
 
-  let inserted;
-  try {
-    inserted = await insertMessages(ctx.db, {
+  const metas = attachments.map((attachment) => attachment.meta);
+  const write = (db: Db) =>
+    insertMessages(db, {
       senderId: outgoing.sender.id,
       threadId: outgoing.threadId,
       topic: outgoing.topic,
@@ -126,7 +134,17 @@ export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<
         recipients: delivery.recipients.map(({ agent, kind }) => ({ agentId: agent.id, kind })),
       })),
       idempotency: outgoing.idempotency,
+      attachments: metas,
     });
+  let inserted;
+  try {
+    // Mail without attachments stays one statement; with them, the blobs join it in one transaction.
+    inserted = attachments.length
+      ? await withTransaction(ctx, async (tx) => {
+          await storeBlobs(tx.db, attachments);
+          return write(tx.db);
+        })
+      : await write(ctx.db);
   } catch (error) {
     // A concurrent retry with the same key committed first: return its result instead.
     if (outgoing.idempotency && isUniqueViolation(error)) {
@@ -151,7 +169,7 @@ export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<
       importance: outgoing.importance,
       ack_required: outgoing.ackRequired,
       created_ts: isoTs(row.created_ts),
-      attachments: [],
+      attachments: attachmentViews(row.id, metas),
       from: outgoing.sender.name,
       ...(crossProject
         ? {

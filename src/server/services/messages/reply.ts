@@ -3,6 +3,7 @@ import { recipientsOf, visibleMessages } from "@/server/db/mail-sql";
 import { defineOperation } from "@/server/operations/define";
 import { replyMessageInput, replyResultOutput, type ReplyMessageInput } from "@/server/schemas/messages";
 import type { AgentContext } from "../context";
+import { prepareAttachments } from "../attachments/input";
 import { deliver, replayIdempotent, type DeliveryPayload, type SendResult } from "./deliver";
 import { asNameList, truncateSubject } from "./validation";
 
@@ -70,6 +71,7 @@ async function reply(ctx: AgentContext, input: ReplyMessageInput): Promise<Reply
     return { thread_id: threadId, reply_to: replyTo, deliveries: [], count: 0 };
   }
 
+  const attachments = await prepareAttachments(ctx, project, input.attachments, undefined);
   const result = await deliver(ctx, {
     project,
     sender,
@@ -83,6 +85,7 @@ async function reply(ctx: AgentContext, input: ReplyMessageInput): Promise<Reply
     idempotency: input.idempotency_key ? { key: input.idempotency_key, tool: "reply_message" } : undefined,
     // The thread's participants are allowed by the thread rule; a reply files no contact requests.
     contacts: { autoContact: false },
+    attachments,
   });
   return { ...result.deliveries[0]?.payload, ...result, thread_id: threadId, reply_to: replyTo };
 }

@@ -1,6 +1,7 @@
 import { AppError } from "@/server/errors";
 import type { SendMessageInput } from "@/server/schemas/messages";
 import type { AgentContext } from "../context";
+import { prepareAttachments } from "../attachments/input";
 import { defineOperation } from "@/server/operations/define";
 import { sendMessageInput, sendResultOutput } from "@/server/schemas/messages";
 import { deliver, replayIdempotent, type SendResult } from "./deliver";
@@ -35,17 +36,13 @@ async function send(ctx: AgentContext, input: SendMessageInput): Promise<SendRes
   if (input.broadcast && (lists.cc.length || lists.bcc.length)) {
     throw new AppError("INVALID_ARGUMENT", "broadcast=true already reaches every agent; cc and bcc must be empty.", { field: "cc" });
   }
-  if (input.attachment_paths?.length) {
-    throw new AppError("INVALID_ARGUMENT", "attachment_paths is not supported by this server yet; link files in body_md instead.", {
-      field: "attachment_paths",
-    });
-  }
   const threadId = normalizeThreadId(input.thread_id);
 
   if (input.idempotency_key) {
     const replay = await replayIdempotent(ctx, sender, input.idempotency_key, "send_message");
     if (replay) return replay;
   }
+  const attachments = await prepareAttachments(ctx, project, input.attachments, input.attachment_paths);
 
   let routed: RoutedDelivery[] | undefined;
   if (input.broadcast) {
@@ -76,5 +73,6 @@ async function send(ctx: AgentContext, input: SendMessageInput): Promise<SendRes
     topic,
     idempotency: input.idempotency_key ? { key: input.idempotency_key, tool: "send_message" } : undefined,
     contacts: { autoContact: input.auto_contact_if_blocked ?? ctx.config.contacts.autoHandshakeOnBlock },
+    attachments,
   });
 }

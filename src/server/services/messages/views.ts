@@ -1,5 +1,6 @@
 import { isoTs, isoTsOrNull } from "../format";
 import type { MessageRow } from "@/server/db/mail-sql";
+import { attachmentViews, type AttachmentView } from "../attachments/meta";
 
 // Result shapes of mcp_agent_mail (reference §1.5), built from MessageRow.
 
@@ -13,7 +14,7 @@ export interface MessageBase {
   importance: string;
   ack_required: boolean;
   created_ts: string;
-  attachments: unknown[];
+  attachments: AttachmentView[];
   from: string;
   from_project?: string;
   from_project_slug?: string;
@@ -39,7 +40,7 @@ export function messageBase(row: MessageRow, includeBody: boolean): MessageBase 
     importance: row.importance,
     ack_required: row.ack_required,
     created_ts: isoTs(row.created_ts),
-    attachments: Array.isArray(row.attachments) ? row.attachments : [],
+    attachments: attachmentViews(row.id, row.attachments),
     from: row.sender_name,
     ...(crossProject
       ? {
