@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { APPROVAL_TTL_SECONDS, REQUEST_TTL_SECONDS } from "@/server/services/contacts/policy";
 import { INT32_MAX, agentName, outputFormat, projectKey, registrationToken, timestamp } from "./common";
 
 // Contracts of the contact tools (§2.2 request_contact … set_contact_policy).
@@ -13,7 +14,7 @@ export const requestContactInput = z.strictObject({
   to_agent: address.describe("Target: Name, project:<slug>#Name or Name@<project>."),
   to_project: otherProject.describe("Target's project when to_agent is a plain name (default: project_key)."),
   reason: z.string().max(2000).default("").describe("Why; becomes the request mail's body."),
-  ttl_seconds: ttlSeconds(7 * 86_400).describe("Request lifetime; at least 60 (default 7 days)."),
+  ttl_seconds: ttlSeconds(REQUEST_TTL_SECONDS).describe("Request lifetime; at least 60 (default 7 days)."),
   registration_token: registrationToken,
   register_if_missing: z.boolean().default(true).describe("Accepted for compatibility; targets must be registered."),
   program: z.string().max(128).nullish().describe("Accepted for compatibility."),
@@ -28,7 +29,7 @@ export const respondContactInput = z.strictObject({
   to_agent: agentName.describe("You: the agent that was asked."),
   from_agent: agentName.describe("The requester."),
   accept: z.boolean().describe("true approves, false blocks."),
-  ttl_seconds: ttlSeconds(30 * 86_400).describe("Approval lifetime; at least 60 (default 30 days)."),
+  ttl_seconds: ttlSeconds(APPROVAL_TTL_SECONDS).describe("Approval lifetime; at least 60 (default 30 days)."),
   from_project: otherProject.describe("Requester's project (default: project_key)."),
   registration_token: registrationToken,
   format: outputFormat,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { REQUEST_TTL_SECONDS } from "@/server/services/contacts/policy";
 import { PATTERN_MAX_CHARS } from "@/server/services/reservations/match";
 import { INT32_MAX, agentName, looseLimit, optionalToken, outputFormat, projectKey, registrationToken } from "./common";
 import { PATHS_MAX } from "./reservations";
@@ -63,7 +64,7 @@ export const macroContactHandshakeInput = z.strictObject({
   requester: optionalName.describe("Asking agent (alias agent_name)."),
   target: z.string().trim().max(1200).nullish().describe("Target: Name, project:<slug>#Name or Name@<project> (alias to_agent)."),
   reason: z.string().max(2000).default(""),
-  ttl_seconds: z.number().int().min(-INT32_MAX).max(INT32_MAX).default(7 * 86_400),
+  ttl_seconds: z.number().int().min(-INT32_MAX).max(INT32_MAX).default(REQUEST_TTL_SECONDS),
   auto_accept: z.boolean().default(false).describe("Approve at once (needs the target's token)."),
   welcome_subject: z.string().max(10_000).nullish(),
   welcome_body: z.string().max(256 * 1024).nullish(),

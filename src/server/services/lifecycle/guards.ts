@@ -3,7 +3,7 @@ import { AppError } from "@/server/errors";
 
 // What retirement and archiving mean for writers. Every delivery (send_message, reply_message,
 // the macros, overseer mail, contact-request mail) passes through these checks in deliver();
-// retired recipients are refused by routing and contact enforcement.
+// retired recipients are refused by contact enforcement (contacts/enforce.ts).
 
 /** An archived project takes no new mail, as sender's project or as a cross-project target. */
 export function assertProjectOpen(project: Pick<Project, "slug" | "archivedAt">): void {
