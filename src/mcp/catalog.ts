@@ -103,6 +103,11 @@ function compact(node: JsonNode): JsonNode {
   if (typeof result.maximum === "number" && result.maximum >= INT32_MAX) delete result.maximum;
   if (typeof result.minimum === "number" && result.minimum <= -INT32_MAX) delete result.minimum;
   if (result.items && typeof result.items === "object") result.items = compact(result.items as JsonNode);
+  // Objects inside arguments (attachments' items) follow the same rules as the arguments themselves.
+  if (result.additionalProperties === false) delete result.additionalProperties;
+  if (result.properties && typeof result.properties === "object") {
+    result.properties = Object.fromEntries(Object.entries(result.properties as Record<string, JsonNode>).map(([name, property]) => [name, compact(property)]));
+  }
   return result;
 }
 
@@ -158,9 +163,9 @@ function compile(operation: AnyOperation): CompiledResource {
   const uriTemplate = operation.resource!;
   const placeholders: string[] = [];
   const pattern = uriTemplate
-    .split(/(\{[a-z_]+\})/)
+    .split(/(\{[a-z][a-z0-9_]*\})/)
     .map((part) => {
-      const placeholder = /^\{([a-z_]+)\}$/.exec(part);
+      const placeholder = /^\{([a-z][a-z0-9_]*)\}$/.exec(part);
       if (!placeholder) return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
       placeholders.push(placeholder[1]!);
       return "([^/?#]+)";

@@ -14,6 +14,7 @@ import type { Database } from "@/server/db/client";
 import type { EventBus } from "@/server/events/bus";
 import { mailEvents, type StreamEvent } from "@/server/services/messages/stream";
 import { AppError, toAppError } from "@/server/errors";
+import { serveAttachment } from "./attachments";
 import { parseArguments } from "@/server/operations/invoke";
 import { agentName, optionalToken, projectKey } from "@/server/schemas/common";
 import type { ServiceConfig, ServiceContext } from "@/server/services/context";
@@ -125,6 +126,11 @@ export function createHandlers(deps: HandlerDeps) {
         if (appError.code === "INTERNAL_ERROR") console.error("[events] failed:", error);
         return json(appError.httpStatus, { error: { type: appError.code, message: appError.message } });
       }
+    },
+
+    /** GET /api/attachments/{message_id}/{sha256}?project=…&agent=…&agent_token=… — raw bytes, sender and recipients only. */
+    attachment(request: Request): Promise<Response> {
+      return serveAttachment(request, context);
     },
 
     trpc(request: Request): Promise<Response> {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { env } from "@/env";
+import { ATTACHMENTS_PATH } from "./attachments";
 import type { Handlers } from "./handlers";
 
 // Serving the framework-free handlers from node:http: the production server (server.mts) answers
@@ -8,7 +9,7 @@ import type { Handlers } from "./handlers";
 const API_PATHS = new Set(["/api/mcp", "/api/health", "/api/ready", "/api/events"]);
 
 export function isApiPath(pathname: string): boolean {
-  return API_PATHS.has(pathname) || pathname.startsWith("/api/trpc/");
+  return API_PATHS.has(pathname) || pathname.startsWith("/api/trpc/") || pathname.startsWith(ATTACHMENTS_PATH);
 }
 
 /** The handler for an API path; undefined for everything else (pages, assets, auth). */
@@ -19,6 +20,7 @@ export function apiRoute(handlers: Handlers, request: Request): Promise<Response
   if (pathname === "/api/health") return handlers.health();
   if (pathname === "/api/ready") return handlers.ready();
   if (pathname === "/api/events") return handlers.events(request);
+  if (pathname.startsWith(ATTACHMENTS_PATH)) return handlers.attachment(request);
   return new Response(JSON.stringify({ error: { type: "NOT_FOUND", message: `No route ${pathname}` } }), {
     status: 404,
     headers: { "content-type": "application/json" },

@@ -21,6 +21,7 @@ import { sendMessage } from "@/server/services/messages/send";
 import { fetchSummary, summarizeRecent, summarizeThread } from "@/server/services/messages/summaries";
 import { fetchTopic, messageResource, threadResource } from "@/server/services/messages/threads";
 import { waitForMail } from "@/server/services/messages/wait";
+import { attachmentResource } from "@/server/services/attachments/serve";
 import { buildSlotOperations } from "@/server/services/build-slots/operations";
 import { contactOperations } from "@/server/services/contacts/operations";
 import { guardOperations } from "@/server/services/guard/operations";
@@ -64,6 +65,7 @@ export const operations = {
     mailbox: mailboxResource,
     message: messageResource,
     thread: threadResource,
+    attachment: attachmentResource,
     urgentUnread: urgentUnreadResource,
     ackRequired: ackRequiredResource,
     acksStale: acksStaleResource,

@@ -2,6 +2,7 @@ import type { Database } from "@/server/db/client";
 import type { Permission } from "@/server/operations/define";
 import type { ServiceContext } from "@/server/services/context";
 import type { TestAgent } from "../mail";
+import { attachmentSamples } from "./attachments";
 import { buildSlotSamples } from "./build-slots";
 import { contactSamples } from "./contacts";
 import { guardSamples } from "./guard";
@@ -51,4 +52,5 @@ export const domainSamples: readonly DomainSamples[] = [
   macroSamples,
   toolingSamples,
   guardSamples,
+  attachmentSamples,
 ];
