@@ -9,6 +9,7 @@ import {
   type AgentLifecycleInput,
   type HardDeleteAgentInput,
 } from "@/server/schemas/lifecycle";
+import { cleanUpAfterDelete } from "../attachments/store";
 import { withTransaction, type ProjectContext } from "../context";
 import { isoTs } from "../format";
 import { lifecycleTarget } from "./authorize";
@@ -98,7 +99,7 @@ interface AgentDeleteCounts {
  * Deletes the agent and everything that is its: its recipient rows, the messages it sent (with
  * their recipient rows; cross-project copies too, since a message cannot outlive its sender), its
  * reservations, build slots, links both ways, credentials bound to it, and window identities shown
- * under its name.
+ * under its name. Attachment blobs no remaining message refers to go afterwards.
  */
 export const hardDeleteAgent = defineOperation({
   name: "hard_delete_agent",
@@ -127,6 +128,7 @@ export const hardDeleteAgent = defineOperation({
       await db.agent.delete({ where: { id: agent.id } });
       return { ...row!, window_identities: windows.count };
     });
+    await cleanUpAfterDelete(ctx);
     return {
       status: "hard_deleted" as const,
       agent_name: agent.name,

@@ -7,6 +7,7 @@ import {
   type HardDeleteProjectInput,
   type ProjectLifecycleInput,
 } from "@/server/schemas/lifecycle";
+import { cleanUpAfterDelete } from "../attachments/store";
 import { withTransaction, type ProjectContext } from "../context";
 import { requireConfirmation } from "./agents";
 import { checkProjectToken } from "./authorize";
@@ -59,7 +60,8 @@ interface ProjectDeleteCounts {
  * Deletes the project and every row tied to it. Foreign keys cascade from the project and its
  * agents, so this counts first and then deletes the one project row, with the project locked so
  * no send lands in between. Messages its agents sent into other projects go too (they cannot
- * outlive their sender); unprocessed archive work for the project is dropped.
+ * outlive their sender); unprocessed archive work for the project is dropped. Attachment blobs no
+ * remaining message refers to go afterwards.
  */
 export const hardDeleteProject = defineOperation({
   name: "hard_delete_project",
@@ -94,6 +96,7 @@ export const hardDeleteProject = defineOperation({
       await db.project.delete({ where: { id } });
       return row!;
     });
+    await cleanUpAfterDelete(ctx);
     return {
       status: "hard_deleted" as const,
       project_key: ctx.project.humanKey,

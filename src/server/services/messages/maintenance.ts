@@ -2,6 +2,7 @@ import { z } from "zod";
 import { defineOperation } from "@/server/operations/define";
 import { timestamp } from "@/server/schemas/common";
 import { purgeOldMessagesInput } from "@/server/schemas/messages";
+import { cleanUpAfterDelete } from "../attachments/store";
 import { isoTs } from "../format";
 
 const DEFAULT_MAX_AGE_DAYS = 180;
@@ -25,8 +26,9 @@ export const purgeOldMessages = defineOperation({
     const maxAgeDays = input.max_age_days ?? DEFAULT_MAX_AGE_DAYS;
     const cutoff = new Date(Date.now() - maxAgeDays * 86_400_000);
     const where = { projectId: ctx.project.id, createdTs: { lt: cutoff } };
-    // Recipient rows go with their messages (ON DELETE CASCADE).
+    // Recipient rows go with their messages (ON DELETE CASCADE); blobs only they referred to, after.
     const affected = input.dry_run ? await ctx.db.message.count({ where }) : (await ctx.db.message.deleteMany({ where })).count;
+    if (!input.dry_run && affected > 0) await cleanUpAfterDelete(ctx);
     return {
       status: input.dry_run ? ("dry_run" as const) : ("purged" as const),
       messages_affected: affected,
