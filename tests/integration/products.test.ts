@@ -4,7 +4,8 @@ import { invoke } from "@/server/operations/invoke";
 import type { ServiceContext } from "@/server/services/context";
 import { sendMessage } from "@/server/services/messages/send";
 import { fetchInboxProduct, searchMessagesProduct, summarizeThreadProduct } from "@/server/services/products/reads";
-import { ensureProduct, productResource, productsLink } from "@/server/services/products/products";
+import { ensureProduct, PRODUCT_PROJECTS_MAX, productResource, productsLink } from "@/server/services/products/products";
+import { ensureProject } from "@/server/services/projects/projects";
 import { actorFor } from "../helpers/actors";
 import { openTestDatabase } from "../helpers/database";
 import { projectWithAgents } from "../helpers/mail";
@@ -80,6 +81,20 @@ describe("products_link and resource://product", () => {
     const view = await invoke(productResource, ctx, { key: "linked" });
     expect(view).toMatchObject({ id: product.id, product_uid: product.product_uid, name: "linked" });
     expect(view.projects.map((project) => project.human_key)).toEqual(["/prod/link-a", "/prod/link-b"]);
+  });
+
+  it(`links at most ${PRODUCT_PROJECTS_MAX} projects to one product; a linked project can still be linked again`, async () => {
+    const { ctx } = await projectWithAgents(db, "/prod/cap-0", []);
+    await invoke(ensureProduct, ctx, { name: "capped" });
+    for (let i = 0; i < PRODUCT_PROJECTS_MAX; i += 1) {
+      await invoke(ensureProject, ctx, { human_key: `/prod/cap-${i}` });
+      await invoke(productsLink, ctx, { product_key: "capped", project_key: `/prod/cap-${i}` });
+    }
+    await invoke(ensureProject, ctx, { human_key: "/prod/cap-over" });
+    const refused = await rejection(invoke(productsLink, ctx, { product_key: "capped", project_key: "/prod/cap-over" }));
+    expect([refused.code, refused.message]).toEqual(["CONFLICT", `Product 'capped' already links ${PRODUCT_PROJECTS_MAX} projects, the most one product may link.`]);
+    expect((await invoke(productsLink, ctx, { product_key: "capped", project_key: "/prod/cap-0" })).linked).toBe(true);
+    expect((await invoke(productResource, ctx, { key: "capped" })).projects).toHaveLength(PRODUCT_PROJECTS_MAX);
   });
 
   it("shows a scoped actor only the linked projects within its scopes", async () => {

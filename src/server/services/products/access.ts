@@ -2,7 +2,7 @@ import type { Agent, Product, Project } from "@/generated/prisma/client";
 import { canAccessProject } from "@/server/auth/actor";
 import { AppError, quote } from "@/server/errors";
 import type { ServiceContext } from "../context";
-import { authenticateAgent, findAgent } from "../agents/authenticate";
+import { authenticateAgent } from "../agents/authenticate";
 
 // Upstream's rule for product reads: the agent is authenticated in every linked project that has
 // an agent of that name whose token (or, here, a credential bound to it) matches, and at least one
@@ -38,8 +38,9 @@ export async function productAccess(
   }
   const seats: ProductSeat[] = [];
   let refusal: AppError | undefined;
+  const named = await ctx.db.agent.findMany({ where: { projectId: { in: projects.map((project) => project.id) }, nameKey: name.toLowerCase() } });
   for (const project of projects) {
-    const agent = await findAgent(ctx.db, project, name);
+    const agent = named.find((candidate) => candidate.projectId === project.id);
     if (!agent) continue;
     try {
       authenticateAgent(ctx, agent, request.token, { action: request.action, tokenParam: "registration_token" });

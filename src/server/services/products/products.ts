@@ -22,6 +22,8 @@ import { isoTs } from "../format";
 
 const HEX_UID = /^[A-Fa-f0-9]{8,64}$/;
 const NAME_MAX = 255;
+/** Product reads query every linked project: this bounds the work of one read. */
+export const PRODUCT_PROJECTS_MAX = 64;
 
 export function productView(product: Product) {
   return { id: product.id, product_uid: product.productUid, name: product.name, created_at: isoTs(product.createdAt) };
@@ -84,6 +86,12 @@ export const productsLink = defineOperation({
   tool: { profile: "extended", title: "Link project to product", idempotent: true },
   async handler(ctx, input) {
     const product = await requireProduct(ctx.db, input.product_key);
+    const links = await ctx.db.productProjectLink.findMany({ where: { productId: product.id }, select: { projectId: true } });
+    if (links.length >= PRODUCT_PROJECTS_MAX && !links.some((link) => link.projectId === ctx.project.id)) {
+      throw new AppError("CONFLICT", `Product '${quote(product.name)}' already links ${links.length} projects, the most one product may link.`, {
+        field: "product_key",
+      });
+    }
     await ctx.db.productProjectLink.upsert({
       where: { productId_projectId: { productId: product.id, projectId: ctx.project.id } },
       create: { productId: product.id, projectId: ctx.project.id },
