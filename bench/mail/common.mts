@@ -232,11 +232,12 @@ export function writeJson(file: string, data: unknown): void {
  * the API with the app's handlers, Next the rest), on 127.0.0.1:<port>, in its own process group,
  * with a clean environment like bench/lib/processes.mts startApp.
  */
-export function startProductionServer(options: { port: number; dataDir: string; databaseUrl?: string; cpuProfDir?: string }): OwnedProcess {
+export function startProductionServer(options: { port: number; dataDir: string; databaseUrl?: string; cpuProfDir?: string; archive?: boolean }): OwnedProcess {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of [
     "NODE_ENV", "NODE_OPTIONS", "DATABASE_URL", "DATA_DIR", "PORT", "HOSTNAME", "MCP_TOOLS_PROFILE",
     "AGENT_NAME_ENFORCEMENT_MODE", "MAILROOM_MIGRATE_ON_START", "DB_POOL_MAX", "LOG_LEVEL", "APP_ENVIRONMENT",
+    "ARCHIVE_ENABLED", "ARCHIVE_DIR", "ARCHIVE_REMOTE",
   ]) {
     delete env[key];
   }
@@ -249,6 +250,8 @@ export function startProductionServer(options: { port: number; dataDir: string; 
     HOSTNAME: "127.0.0.1",
   });
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
+  // The Git archive (its worker runs in the server) is on unless told otherwise, as in production.
+  if (options.archive === false) env.ARCHIVE_ENABLED = "false";
   const flags = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
   const child = spawn(process.execPath, [...flags, "--import", "tsx", path.join(repoRoot, "server.mts")], {
     cwd: repoRoot,

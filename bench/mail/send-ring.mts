@@ -70,6 +70,9 @@ const USAGE = `Usage: npx tsx bench/mail/send-ring.mts [options]
                          alone on node:http); inprocess (the tool handlers called in this process, no
                          HTTP/MCP: what services + Prisma + pg cost)
   --quiet-wait <s>       before each measurement wait up to <s> s for other processes to go quiet (default 30)
+  --archive <on|off>     the Git archive worker in the server (default on, as in production); when on, after each
+                         app run the benchmark waits for the archive to catch up and reports the lag curve,
+                         commits and events per commit
   --without-notify       diagnostic: each run also runs pgbench on the same statement without its
                          pg_notify (what the in-transaction NOTIFY costs: it serialises commits)
   --cpu-prof             write a V8 CPU profile of the app to bench/results/profiles/
@@ -90,6 +93,7 @@ interface Options {
   server: "production" | "next" | "handlers" | "inprocess";
   port?: number;
   quietWait: number;
+  archive: boolean;
   cpuProf: boolean;
   withoutNotify: boolean;
   keep: boolean;
@@ -110,6 +114,7 @@ function parseOptions(argv: string[]): Options | "help" {
       port: { type: "string" },
       server: { type: "string" },
       "quiet-wait": { type: "string" },
+      archive: { type: "string" },
       "cpu-prof": { type: "boolean" },
       "without-notify": { type: "boolean" },
       keep: { type: "boolean" },
@@ -124,6 +129,8 @@ function parseOptions(argv: string[]): Options | "help" {
   if (server !== "production" && server !== "next" && server !== "handlers" && server !== "inprocess") {
     throw new Error("--server must be production, next, handlers or inprocess.");
   }
+  const archive = values.archive ?? "on";
+  if (archive !== "on" && archive !== "off") throw new Error("--archive must be on or off.");
   const agents = numberOption("agents", values.agents, 100, { integer: true, min: 2 });
   if (agents > 1000) throw new Error("--agents must be ≤ 1000.");
   return {
@@ -137,6 +144,7 @@ function parseOptions(argv: string[]): Options | "help" {
     server,
     port: values.port === undefined ? undefined : numberOption("port", values.port, 0, { integer: true }),
     quietWait: numberOption("quiet-wait", values["quiet-wait"], 30, { min: 0 }),
+    archive: archive === "on",
     cpuProf: values["cpu-prof"] ?? false,
     withoutNotify: values["without-notify"] ?? false,
     keep: values.keep ?? false,
@@ -483,7 +491,7 @@ async function main(): Promise<void> {
     return;
   }
   const opts = parsed;
-  deadline = opts.warmup + opts.runs * (3 * opts.duration + 3 * opts.quietWait) + 600;
+  deadline = opts.warmup + opts.runs * (3 * opts.duration + 3 * opts.quietWait + (opts.archive ? 600 : 0)) + 600;
   const startedAt = new Date();
   const machine = machineInfo();
   const build = opts.server === "next" || opts.server === "production" ? buildId() : opts.server === "handlers" ? "(handlers on node:http)" : "(in-process tool handlers)";
@@ -515,7 +523,7 @@ async function main(): Promise<void> {
     const port = await mailPort(opts.port);
     const started =
       opts.server === "production"
-        ? startProductionServer({ port, dataDir, databaseUrl: db.url, cpuProfDir: profileDir })
+        ? startProductionServer({ port, dataDir, databaseUrl: db.url, cpuProfDir: profileDir, archive: opts.archive })
         : startApp({ kind: opts.server, port, dataDir, databaseUrl: db.url, cpuProfDir: profileDir });
     app = started;
     onCleanup("app", () => started.stop());
@@ -568,6 +576,38 @@ async function main(): Promise<void> {
     log(`warm-up send_message: ${describeLoad(result, pgCpu)}`);
   }
 
+  // The archive's side: outbox rows still pending, sampled from the start of a run until none are
+  // left (the lag curve), and the commits that wrote them.
+  const archiveDb = opts.archive && app ? new pg.Client({ connectionString: db.url }) : undefined;
+  if (archiveDb) {
+    await archiveDb.connect();
+    onCleanup("archive probe", () => archiveDb.end());
+  }
+  const pendingEvents = async () => Number((await archiveDb!.query<{ n: string }>("SELECT count(*) AS n FROM archive_outbox WHERE processed_ts IS NULL")).rows[0]!.n);
+  const sampleLag = (startedMs: number) => {
+    const curve: { t: number; pending: number }[] = [];
+    let stopped = false;
+    const sampling = (async () => {
+      while (!stopped) {
+        curve.push({ t: Math.round((Date.now() - startedMs) / 100) / 10, pending: await pendingEvents() });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
+    return {
+      curve,
+      /** After the load: samples until nothing is pending (at most 300 s); the seconds that took. */
+      async drain(loadEndMs: number): Promise<number | null> {
+        const limit = Date.now() + 300_000;
+        while (Date.now() < limit && (curve.at(-1)?.pending ?? 1) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+        stopped = true;
+        await sampling;
+        const last = curve.at(-1)!;
+        return last.pending === 0 ? Math.round((startedMs + last.t * 1000 - loadEndMs) / 100) / 10 : null;
+      },
+    };
+  };
+  const archiveRuns: { catchUpS: number | null; commits: number; events: number; seconds: number; curve: { t: number; pending: number }[] }[] = [];
+
   const appRuns: { result: LoadResult; pgCpu: number }[] = [];
   const pgbenchRuns: PgbenchResult[] = [];
   const noNotifyRuns: PgbenchResult[] = [];
@@ -576,13 +616,33 @@ async function main(): Promise<void> {
     `${bench.failed ? `, ${bench.failed} failed` : ""}, CPU postgres ${bench.cpu.postgres}% pgbench ${bench.cpu.pgbench}% (machine ${bench.cpu.machine}%)`;
   for (let run = 1; run <= opts.runs; run += 1) {
     await quiet();
+    const runStart = new Date();
+    const lag = archiveDb ? sampleLag(runStart.getTime()) : undefined;
     const measured = await load(opts.duration, `run${run}`);
     appRuns.push(measured);
     log(`run ${run}/${opts.runs} send_message: ${describeLoad(measured.result, measured.pgCpu)}`);
+    if (lag) {
+      const catchUpS = await lag.drain(Date.now());
+      const seconds = (Date.now() - runStart.getTime()) / 1000;
+      const { rows } = await archiveDb!.query<{ commits: string; events: string }>(
+        "SELECT count(DISTINCT commit_sha) AS commits, count(*) AS events FROM archive_outbox WHERE processed_ts >= $1",
+        [runStart],
+      );
+      const archived = { catchUpS, commits: Number(rows[0]!.commits), events: Number(rows[0]!.events), seconds, curve: lag.curve };
+      archiveRuns.push(archived);
+      const peak = Math.max(...lag.curve.map((point) => point.pending));
+      log(
+        `run ${run}/${opts.runs} archive: ${catchUpS === null ? "NOT caught up within 300 s" : `caught up ${catchUpS} s after the load stopped`}; ` +
+          `peak ${formatInt(peak)} pending events; ${formatInt(archived.events)} events in ${formatInt(archived.commits)} commits ` +
+          `(${(archived.events / Math.max(1, archived.commits)).toFixed(1)} per commit, ${(archived.commits / seconds).toFixed(1)} commits/s)`,
+      );
+    }
     await quiet();
     const bench = await runPgbench(db.url, ring, script, opts, opts.duration);
     pgbenchRuns.push(bench);
     log(`run ${run}/${opts.runs} pgbench: ${describePgbench(bench)}`);
+    // pgbench's rows are outbox events too: let the archive take them before the next app run.
+    if (archiveDb) await sampleLag(Date.now()).drain(Date.now());
     if (opts.withoutNotify) {
       await quiet();
       const variant = await runPgbench(db.url, ring, withoutNotify, opts, opts.duration);
@@ -613,6 +673,9 @@ async function main(): Promise<void> {
     appCpuPercent: Math.round(median(appRuns.map((r) => r.result.cpu.app ?? NaN))),
     appPostgresCpuPercent: Math.round(median(appRuns.map((r) => r.pgCpu))),
     appServerCpuMsPerOk: median(appRuns.map((r) => r.result.serverCpuMsPerOk)),
+    archiveCatchUpS: archiveRuns.length ? median(archiveRuns.map((r) => r.catchUpS ?? NaN)) : undefined,
+    archiveEventsPerCommit: archiveRuns.length ? median(archiveRuns.map((r) => r.events / Math.max(1, r.commits))) : undefined,
+    archiveCommitsPerSec: archiveRuns.length ? median(archiveRuns.map((r) => r.commits / r.seconds)) : undefined,
     pgbenchTps: Math.round(median(tps)),
     pgbenchP50Ms: median(pgbenchRuns.map((r) => r.latency.p50)),
     pgbenchP99Ms: median(pgbenchRuns.map((r) => r.latency.p99)),
@@ -624,7 +687,7 @@ async function main(): Promise<void> {
 
   console.log("");
   console.log(
-    `Mailroom mail benchmark A — ${startedAt.toISOString()} — ${SERVER_LABEL[opts.server]} on Postgres ${db.serverVersion}, ${opts.agents}-agent ring, ` +
+    `Mailroom mail benchmark A — ${startedAt.toISOString()} — ${SERVER_LABEL[opts.server]} on Postgres ${db.serverVersion}, archive ${opts.archive ? "on" : "off"}, ${opts.agents}-agent ring, ` +
       `${opts.connections} connections, median of ${opts.runs} × ${opts.duration} s`,
   );
   console.log(`${machine.cores} cores ${machine.cpuModel}, ${machine.ramGiB} GiB RAM, Node ${machine.node}, load average at start ${machine.loadAverageAtStart.join(" ")}`);
@@ -671,6 +734,14 @@ async function main(): Promise<void> {
   const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
   console.log(`app ÷ pgbench: ${medians.ratio.toFixed(2)} (per run ${ratios.map((r) => r.toFixed(2)).join(" / ")}; aim ≥ ${AIM.ratio}: ${verdict(medians.ratio >= AIM.ratio)})`);
   console.log(`send_message: ${formatInt(medians.appOkReqPerSec)} ok req/s (aim ≥ ${formatInt(AIM.reqPerSec)}: ${verdict(medians.appOkReqPerSec >= AIM.reqPerSec)}), p99 ${formatMs(medians.appP99Ms)} ms (aim ≤ ${AIM.p99Ms}: ${verdict(medians.appP99Ms <= AIM.p99Ms)})`);
+  if (archiveRuns.length) {
+    console.log(
+      `archive: caught up ${medians.archiveCatchUpS} s after the load stopped (median); ${medians.archiveEventsPerCommit!.toFixed(1)} events per commit, ` +
+        `${medians.archiveCommitsPerSec!.toFixed(1)} commits/s`,
+    );
+  } else {
+    console.log(`archive: ${opts.archive ? "not measured (in-process server)" : "off (--archive off)"}`);
+  }
   console.log(`app server CPU per successful send: ${medians.appServerCpuMsPerOk.toFixed(3)} ms; stored: ${stored.app} app messages (incl. warm-up), ${stored.pgbench} pgbench messages, ${stored.recipients} recipient rows`);
   console.log(
     (opts.server === "inprocess" ? "ok = the tool handler returned (did not throw); latency is of those." : "ok = HTTP 200, no JSON-RPC error, result.isError !== true; latency is of those.") +
@@ -699,6 +770,7 @@ async function main(): Promise<void> {
     pgbench: { script: path.relative(repoRoot, scriptFile), defines: script.defines, protocol: opts.protocol },
     appRuns: appRuns.map(({ result, pgCpu }) => ({ ...result, postgresCpuPercent: pgCpu })),
     pgbenchRuns: pgbenchRuns.map(({ output, ...rest }) => ({ ...rest, output: output.trim().split("\n") })),
+    archiveRuns,
     pgbenchWithoutNotifyRuns: noNotifyRuns.map(({ output, ...rest }) => ({ ...rest, output: output.trim().split("\n") })),
     profileDir,
   });
