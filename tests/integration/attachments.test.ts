@@ -5,8 +5,10 @@ import path from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { TextResourceContents } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertMessages } from "@/server/db/mail-sql";
 import { invoke } from "@/server/operations/invoke";
 import { attachmentResource } from "@/server/services/attachments/serve";
+import { storeBlobs } from "@/server/services/attachments/store";
 import { fetchInbox } from "@/server/services/messages/inbox";
 import { replyMessage } from "@/server/services/messages/reply";
 import { sendMessage } from "@/server/services/messages/send";
@@ -497,6 +499,53 @@ describe("deleting messages deletes the blobs nothing refers to any more", () =>
     await db.prisma.message.update({ where: { id: sent.deliveries[0]!.payload.id }, data: { createdTs: new Date("2000-01-01T00:00:00Z") } });
     expect(await callOk(client, "purge_old_messages", { project_key: project.slug, max_age_days: 3650, dry_run: false })).toMatchObject({ messages_affected: 1 });
     expect(await blobCount(sha(old))).toBe(0);
+  });
+});
+
+// Two connections at once exist only on Postgres (PGlite runs one transaction at a time).
+describe.skipIf(!process.env.TEST_DATABASE_URL)("a cleanup racing a send that reuses a blob", () => {
+  it("waits for the send to commit, then keeps the blob the send refers to", async () => {
+    const data = Buffer.from("reused while its last message is being deleted");
+    await register(project.slug, "AmberElk").then((agent) => (agents.AmberElk = agent));
+    await send("AmberElk", { attachments: [file("r.txt", "text/plain", data)] });
+    const sender = await db.prisma.agent.findFirstOrThrow({ where: { name: "GreenLake", project: { humanKey: root } } });
+    const recipient = await db.prisma.agent.findFirstOrThrow({ where: { name: "BlueDog", project: { humanKey: root } } });
+    const meta = { name: "r.txt", media_type: "text/plain", bytes: data.length, sha256: sha(data) };
+
+    // A send's write, exactly as deliver() makes it, held open before its commit.
+    let inserted!: () => void;
+    const written = new Promise<void>((resolve) => (inserted = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const sending = db.prisma.$transaction(
+      async (tx) => {
+        await storeBlobs(tx, [{ meta, data }]);
+        const rows = await insertMessages(tx, {
+          senderId: sender.id, threadId: null, topic: null, subject: "reuse", bodyMd: "reuse", importance: "normal", ackRequired: false,
+          deliveries: [{ projectId: sender.projectId, recipients: [{ agentId: recipient.id, kind: "to" }] }],
+          attachments: [meta],
+        });
+        inserted();
+        await gate;
+        return rows;
+      },
+      { timeout: 60_000 },
+    );
+    await written;
+    // AmberElk's message was the blob's only committed reference: deleting the agent makes it look unreferenced.
+    const deleting = callOk(client, "hard_delete_agent", { project_key: project.slug, agent_name: "AmberElk", confirmation: "I UNDERSTAND" });
+    // The cleanup must queue behind the send's shared lock; give it the chance to be seen waiting.
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const [row] = await db.prisma.$queryRaw<{ waiting: number }[]>`SELECT count(*)::int AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`;
+      if (row!.waiting > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    release();
+    const [message] = await sending;
+    await deleting;
+    expect(await blobCount(sha(data))).toBe(1);
+    const view = { uri: `resource://attachment/${message!.id}/${sha(data)}` };
+    expect(Buffer.from(await (await download(view, "BlueDog")).arrayBuffer()).equals(data)).toBe(true);
   });
 });
 
