@@ -22,6 +22,7 @@ import { fetchSummary, summarizeRecent, summarizeThread } from "@/server/service
 import { fetchTopic, messageResource, threadResource } from "@/server/services/messages/threads";
 import { waitForMail } from "@/server/services/messages/wait";
 import { attachmentResource } from "@/server/services/attachments/serve";
+import { archiveOperations } from "@/server/services/archive/operations";
 import { buildSlotOperations } from "@/server/services/build-slots/operations";
 import { contactOperations } from "@/server/services/contacts/operations";
 import { guardOperations } from "@/server/services/guard/operations";
@@ -79,6 +80,8 @@ export const operations = {
   macros: macroOperations,
   tooling: toolingOperations,
   guard: guardOperations,
+  /** The Git audit archive read back: commits, a commit's diff, a file at a commit. */
+  archive: archiveOperations,
   /** The overseer's dashboard: any agent's mail of a project. */
   messages: {
     inbox: operatorInbox,

@@ -2,12 +2,14 @@ import { z } from "zod";
 import { defineOperation } from "@/server/operations/define";
 import { agentOutput, projectOutput } from "@/server/schemas/common";
 import { whoisInput } from "@/server/schemas/agents";
+import { recentCommitOutput } from "@/server/schemas/archive";
 import { projectLookupInput } from "@/server/schemas/projects";
+import { agentRecentCommits, type RecentCommit } from "../archive/commits";
 import { projectView, type ProjectView } from "../projects/projects";
 import { agentView, type AgentView } from "./views";
 
 export interface WhoisResult extends AgentView {
-  recent_commits?: { hexsha: string; summary: string; authored_ts: string }[];
+  recent_commits?: RecentCommit[];
 }
 
 /** whois authenticates as the agent looked up, as upstream: over HTTP it is "who am I". */
@@ -15,14 +17,15 @@ export const whois = defineOperation({
   name: "whois",
   description: "Profile of an agent; authenticates as that agent (pass its registration_token).",
   input: whoisInput,
-  output: agentOutput.extend({ recent_commits: z.array(z.unknown()).optional() }),
+  output: agentOutput.extend({ recent_commits: z.array(recentCommitOutput).optional() }),
   permission: "read",
   kind: "query",
   scope: "agent",
   tool: { profile: "core", title: "Who is" },
-  // The Git archive is not written yet (the outbox is filled, its worker is a later change), so
-  // there are no commits to list.
-  handler: (ctx, input): WhoisResult => ({ ...agentView(ctx.agent), ...(input.include_recent_commits ? { recent_commits: [] } : {}) }),
+  handler: async (ctx, input): Promise<WhoisResult> => ({
+    ...agentView(ctx.agent),
+    ...(input.include_recent_commits ? { recent_commits: await agentRecentCommits(ctx, ctx.agent.name, input.commit_limit) } : {}),
+  }),
 });
 
 export type AgentWithUnread = AgentView & { unread_count: number };

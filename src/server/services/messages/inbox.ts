@@ -13,6 +13,7 @@ import {
   outboxResourceInput,
 } from "@/server/schemas/messages";
 import type { AgentContext, ServiceContext } from "../context";
+import { withMessageCommits } from "../archive/commits";
 import { inboxItem, messageBase, stateItem, withRecipients } from "./views";
 import { groupByMessage, recipientLists, viewerId, type Viewer } from "./viewer";
 import { clampLimit, normalizeTopic, parseTimestamp } from "./validation";
@@ -90,7 +91,7 @@ export const inboxResource = defineOperation({
       urgentOnly: input.urgent_only,
       since: lenientTimestamp(input.since_ts),
     };
-    return recipientResult(ctx, await recipientMessages(ctx.db, query), (row) => inboxItem(row, input.include_bodies));
+    return withMessageCommits(ctx, recipientResult(ctx, await recipientMessages(ctx.db, query), (row) => inboxItem(row, input.include_bodies)), "full");
   },
 });
 
@@ -106,6 +107,8 @@ interface RecipientViewSpec<I extends ViewInput> {
   filter(input: z.output<I>, now: number): Partial<RecipientQuery>;
   item(row: MessageRow, now: number): object;
   extra?(input: z.output<I>): Record<string, unknown>;
+  /** Each message's archive commit, in this shape (the reference's mailbox carries it). */
+  commits?: "simple" | "full";
 }
 
 /** A resource over the agent's received mail with its read/ack state: mailbox and the views. */
@@ -123,7 +126,8 @@ function recipientView<I extends ViewInput>(spec: RecipientViewSpec<I>) {
     async handler(ctx, input) {
       const now = Date.now();
       const rows = await recipientMessages(ctx.db, { agentId: ctx.agent.id, limit: clampLimit(input.limit), includeBodies: false, ...spec.filter(input, now) });
-      return recipientResult(ctx, rows, (row) => spec.item(row, now), spec.extra?.(input));
+      const result = recipientResult(ctx, rows, (row) => spec.item(row, now), spec.extra?.(input));
+      return spec.commits ? withMessageCommits(ctx, result, spec.commits) : result;
     },
   });
 }
@@ -139,6 +143,7 @@ export const mailboxResource = recipientView({
   uri: "resource://mailbox/{agent}",
   filter: () => ({}),
   item: withState,
+  commits: "simple",
 });
 
 export const urgentUnreadResource = recipientView({
@@ -201,7 +206,7 @@ export const outboxResource = defineOperation({
       includeBodies: input.include_bodies,
       since: lenientTimestamp(input.since_ts),
     });
-    return { project: ctx.project.humanKey, agent: ctx.agent.name, ...sent };
+    return withMessageCommits(ctx, { project: ctx.project.humanKey, agent: ctx.agent.name, ...sent }, "full");
   },
 });
 
