@@ -463,6 +463,14 @@ describe("the output directory", () => {
     expect(readdirSync(path.dirname(nested))).toEqual(["bundle"]);
   });
 
+  it("an export that is stopped (Ctrl-C) leaves neither the target nor its staging directory", async () => {
+    const out = path.join(work, "stopped");
+    const error = await exportProject({ ...ctx, signal: AbortSignal.abort() }, { project: MAIN, out }).catch((caught: unknown) => caught);
+    expect((error as Error).name).toBe("AbortError");
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(work).filter((name) => name.includes(".partial-"))).toEqual([]);
+  });
+
   it("an unknown project is reported and nothing is created", async () => {
     const out = path.join(work, "never");
     const error = await exportProject(ctx, { project: "/no/such/project", out }).catch((caught: unknown) => caught);
