@@ -584,5 +584,10 @@ describe("contracts", () => {
     const sample = await invoke(attachmentResource, reader, inputs["resource://attachment"]);
     expect(attachmentResource.output.safeParse(sample).error).toBeUndefined();
     expect(Buffer.from(sample.content_base64, "base64").toString()).toBe("matrix notes\n");
+    // The same read as a tRPC query (mailbox.attachment), the matrix's other surface.
+    const url = new URL("/api/trpc/mailbox.attachment", server.url);
+    url.searchParams.set("input", JSON.stringify(inputs["resource://attachment"]));
+    const body = (await (await fetch(url)).json()) as { result: { data: unknown } };
+    expect(attachmentResource.output.safeParse(body.result.data).error).toBeUndefined();
   });
 });

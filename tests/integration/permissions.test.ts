@@ -98,7 +98,7 @@ afterAll(async () => {
 function uriFor(operation: AnyOperation, input: Record<string, unknown>): string {
   const rename = operation.resourceFields ?? {};
   const used = new Set<string>();
-  const path = operation.resource!.replace(/\{([a-z_]+)\}/g, (_, placeholder: string) => {
+  const path = operation.resource!.replace(/\{([a-z][a-z0-9_]*)\}/g, (_, placeholder: string) => {
     const field = rename[placeholder] ?? placeholder;
     used.add(field);
     return encodeURIComponent(String(input[field]));
