@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { candidateConflicts, isVirtualPattern, normalizePattern, patternMatchesPath, patternsOverlap } from "@/server/services/reservations/match";
+import { candidateConflicts, isVirtualPattern, matchSteps, normalizePattern, patternMatchesPath, patternsOverlap } from "@/server/services/reservations/match";
 
 // The matcher against Python's pathspec (gitwildmatch), which mcp_agent_mail uses: the table below
 // was produced by pathspec 1.1.1 `PathSpec.from_lines("gitwildmatch", [pattern]).match_file(path)`
@@ -127,5 +127,16 @@ describe("patternsOverlap is symmetric", () => {
     expect(patternsOverlap("docs/**", "src/**")).toBe(false);
     expect(patternsOverlap("tool://a", "tool://a")).toBe(true);
     expect(patternsOverlap("tool://a", "a")).toBe(false);
+  });
+});
+
+describe("the matcher's work is bounded by segments × parts", () => {
+  it("a 512-character pattern full of ** against a 256-part path takes a few steps per segment and part", () => {
+    const pattern = `${"**/a/".repeat(102)}c`;
+    const path = `${"a/".repeat(255)}b`;
+    const segments = pattern.split("/").length;
+    const parts = path.split("/").length;
+    expect(patternMatchesPath(pattern, path)).toBe(false);
+    expect(matchSteps(pattern, path)).toBeLessThanOrEqual(4 * segments * (parts + 1));
   });
 });

@@ -1,10 +1,17 @@
 // Reservation patterns: gitignore (git wildmatch) semantics as mcp_agent_mail gets them from
 // Python's pathspec, and its overlap rule (reference §4.2). Matching walks compiled segments with
-// memoisation instead of building regular expressions, so no pattern can make it backtrack
-// exponentially.
+// memoisation instead of building regular expressions, so no pattern can make it backtrack, and
+// its work grows with segments × parts only (see matchWith).
 
 /** Longest pattern or path accepted (mcp_agent_mail stores path_pattern as VARCHAR(512)). */
 export const PATTERN_MAX_CHARS = 512;
+/**
+ * '/'-separated segments of a pattern (a candidate's parts, when it is matched as a path), and its
+ * `**` segments: a grant matches up to 256 candidates against up to 10,000 stored patterns, both
+ * ways, synchronously, so each match must stay small. Real patterns are far below both.
+ */
+export const PATTERN_SEGMENTS_MAX = 64;
+export const PATTERN_ANY_DEPTH_MAX = 8;
 
 const VIRTUAL_PREFIXES = ["tool://", "resource://", "service://"] as const;
 const GLOB_CHARS = /[*?[]/;
@@ -66,28 +73,58 @@ function compiledPattern(pattern: string): string[] | null {
 
 /** Does `pattern` (gitignore syntax, normalised) match the path `path` (normalised, taken literally)? */
 export function patternMatchesPath(pattern: string, path: string): boolean {
+  return matchWith(pattern, path, undefined);
+}
+
+/** The steps `patternMatchesPath(pattern, path)` takes: lets tests bound the matcher's work without a clock. */
+export function matchSteps(pattern: string, path: string): number {
+  const meter = { steps: 0 };
+  matchWith(pattern, path, meter);
+  return meter.steps;
+}
+
+/**
+ * Memoised over (segment, part) and, for `**`, (segment, part, "skipped something already"): each
+ * state is decided once in O(1) besides its segment's fnmatch, so a match costs at most about
+ * 2 × segments × parts steps however many `**` the pattern holds.
+ */
+function matchWith(pattern: string, path: string, meter: { steps: number } | undefined): boolean {
   const segments = compiledPattern(pattern);
   if (!segments || !path) return false;
   const parts = path.replace(/^(\.\/)+/, "").split("/");
+  const n = parts.length;
   const last = segments.length - 1;
-  const memo = new Map<number, boolean>();
+  const width = n + 1;
+  // 0 unknown, 1 false, 2 true; the second half holds the `skipping` states.
+  const memo = new Uint8Array(2 * segments.length * width);
 
   const match = (i: number, j: number): boolean => {
-    const key = i * (parts.length + 1) + j;
-    const known = memo.get(key);
-    if (known !== undefined) return known;
+    if (meter) meter.steps++;
+    const key = i * width + j;
+    if (memo[key]) return memo[key] === 2;
     let result = false;
     const segment = segments[i]!;
     if (segment === ANY_DEPTH) {
       if (i === 0 && i === last) result = true;
-      else if (i === last) result = j < parts.length; // `dir/**`: something below dir
-      // Zero or more directories; what is skipped is never an empty name (`a//b`).
-      else for (let k = j; k < parts.length && !result; k++) result = (k !== j + 1 || parts[j] !== "") && match(i + 1, k);
-    } else if (j < parts.length && !(segment === "*" && parts[j] === "") && segmentMatches(segment, parts[j]!)) {
+      else if (i === last) result = j < n; // `dir/**`: something below dir
+      // Zero directories, or one or more; what is skipped is never one empty name (`a//b`), as
+      // pathspec's `(?:.+/)?` requires: after an empty name at least one more must go with it.
+      else result = match(i + 1, j) || (j < n && (parts[j] !== "" ? skipping(i, j + 1) : j + 1 < n && skipping(i, j + 2)));
+    } else if (j < n && !(segment === "*" && parts[j] === "") && segmentMatches(segment, parts[j]!)) {
       // The last segment also matches everything below it (a directory covers its contents).
       result = i === last || match(i + 1, j + 1);
     }
-    memo.set(key, result);
+    memo[key] = result ? 2 : 1;
+    return result;
+  };
+
+  // Inside the `**` at i, a non-empty run already skipped: the rest of the pattern starts here, or one more part is skipped.
+  const skipping = (i: number, j: number): boolean => {
+    if (meter) meter.steps++;
+    const key = (segments.length + i) * width + j;
+    if (memo[key]) return memo[key] === 2;
+    const result = match(i + 1, j) || (j < n && skipping(i, j + 1));
+    memo[key] = result ? 2 : 1;
     return result;
   };
   return match(0, 0);
