@@ -103,7 +103,6 @@ export function renderReservation(document: ReservationDocument): string {
 const LINE_MAX = 200;
 
 export function oneLine(value: string, max = LINE_MAX): string {
-  // eslint-disable-next-line no-control-regex
   const flat = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
