@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   EMPTY_PATHS: { http: 400, trpc: "BAD_REQUEST", recoverable: true },
   EMPTY_IDS: { http: 400, trpc: "BAD_REQUEST", recoverable: true },
   RESERVATION_ACTIVE: { http: 409, trpc: "CONFLICT", recoverable: true },
+  RESERVATION_LIMIT: { http: 409, trpc: "CONFLICT", recoverable: true },
   FILE_RESERVATION_CONFLICT: { http: 409, trpc: "CONFLICT", recoverable: true },
   AUTHENTICATION_REQUIRED: { http: 401, trpc: "UNAUTHORIZED", recoverable: true },
   FORBIDDEN: { http: 403, trpc: "FORBIDDEN", recoverable: false },

@@ -11,13 +11,21 @@ import { releaseExpiredAndStale } from "./expire";
 // lock keyed on the project, taken before the active reservations are read: grants of a project
 // are serialised across every instance on the same Postgres (PGlite has one connection anyway), so
 // a grant always sees every grant that committed before it, and two agents can never both be told
-// `conflicts: []` for overlapping exclusive paths.
+// `conflicts: []` for overlapping exclusive paths. Within one process, grants of a project first
+// queue without a connection (inProjectQueue), so only one of them at a time waits on the lock.
 
 export const GRANT_TOOL = "file_reservation_paths";
 /** First key of the two-key advisory lock: this lock class ("FR"); the second is the project id. */
 const RESERVATION_LOCK_CLASS = 0x4652;
-/** Waiting for the project's lock and a connection: generous, since grants queue behind each other. */
+/** Waiting for a connection and then for other instances' grants of the project: generous. */
 const TRANSACTION_OPTIONS = { maxWait: 60_000, timeout: 60_000 };
+/**
+ * Active reservations an agent, and a project, may hold. Every grant loads the project's active
+ * reservations and matches each candidate against all of them under the lock, so their number
+ * bounds that work; both are far above what agents sharing a repository use.
+ */
+export const RESERVATIONS_PER_AGENT_MAX = 1_000;
+export const RESERVATIONS_PER_PROJECT_MAX = 10_000;
 
 export interface Granted {
   id: number;
@@ -41,14 +49,42 @@ export function assertPaths(paths: readonly string[] | null | undefined): void {
   }
 }
 
-/** Runs `fn` holding the project's reservation lock (joining an open transaction if there is one). */
+/** Per database client (one pool), per project id: the promise the next grant waits for. */
+const queues = new WeakMap<Db, Map<number, Promise<void>>>();
+
+/**
+ * Runs `fn` after every earlier call for the same project on the same client has finished. A grant
+ * waits here holding no connection; otherwise N concurrent grants of one project each held a pool
+ * connection while waiting on the advisory lock, and grants of other projects found none left.
+ */
+async function inProjectQueue<T>(db: Db, projectId: number, fn: () => Promise<T>): Promise<T> {
+  let tails = queues.get(db);
+  if (!tails) queues.set(db, (tails = new Map()));
+  const previous = tails.get(projectId);
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const tail = previous ? previous.then(() => finished) : finished;
+  tails.set(projectId, tail);
+  try {
+    await previous;
+    return await fn();
+  } finally {
+    finish();
+    if (tails.get(projectId) === tail) tails.delete(projectId);
+  }
+}
+
+/**
+ * Runs `fn` holding the project's reservation lock. Inside an open transaction (a macro) it joins
+ * it: that transaction holds its connection already, so queueing first would save nothing.
+ */
 export async function underProjectLock<T>(ctx: AgentContext, fn: (db: Db) => Promise<T>): Promise<T> {
   const locked = async (db: Db) => {
     await db.$executeRaw`SELECT pg_advisory_xact_lock(${RESERVATION_LOCK_CLASS}::int, ${ctx.project.id}::int)`;
     return fn(db);
   };
   if (ctx.inTransaction) return locked(ctx.db);
-  return (ctx.db as Prisma).$transaction((db) => locked(db), TRANSACTION_OPTIONS);
+  return inProjectQueue(ctx.db, ctx.project.id, () => (ctx.db as Prisma).$transaction((db) => locked(db), TRANSACTION_OPTIONS));
 }
 
 export async function grantReservations(ctx: AgentContext, input: FileReservationPathsInput): Promise<GrantResult> {
@@ -68,12 +104,33 @@ export async function grantReservations(ctx: AgentContext, input: FileReservatio
     }
     const active = await activeReservations(db, ctx.project.id, now);
     const conflicts = conflictsFor(active, ctx.agent.id, input.paths, input.exclusive);
-    const result: GrantResult =
-      input.refuse_conflicts && conflicts.length > 0 ? { granted: [], conflicts, refused: true } : { granted: await write(db, ctx, input, active, now), conflicts };
+    const refused = input.refuse_conflicts && conflicts.length > 0;
+    if (!refused) assertWithinLimits(ctx, input.paths, active);
+    const result: GrantResult = refused ? { granted: [], conflicts, refused: true } : { granted: await write(db, ctx, input, active, now), conflicts };
     if (result.granted.length) await notifyReservations(db, ctx.project.id, "granted", result.granted.map((row) => ({ id: row.id, agentId: ctx.agent.id })));
     if (key) await db.idempotencyKey.create({ data: { senderId: ctx.agent.id, key, tool: GRANT_TOOL, messageIds: [], response: result as object } });
     return result;
   });
+}
+
+/** Refuses (RESERVATION_LIMIT, nothing written) a grant that would take the agent or the project past its maximum. */
+function assertWithinLimits(ctx: AgentContext, paths: readonly string[], active: readonly ActiveReservation[]): void {
+  const own = new Set(active.filter((row) => row.agentId === ctx.agent.id).map((row) => row.pathPattern));
+  // Re-reserving one's own pattern updates its row; only other patterns add rows.
+  const added = new Set(paths.filter((path) => !own.has(path))).size;
+  const limits = [
+    { held: own.size, max: RESERVATIONS_PER_AGENT_MAX, per: "agent", holder: ctx.agent.name },
+    { held: active.length, max: RESERVATIONS_PER_PROJECT_MAX, per: "project", holder: ctx.project.slug },
+  ];
+  for (const { held, max, per, holder } of limits) {
+    if (added > 0 && held + added > max) {
+      throw new AppError(
+        "RESERVATION_LIMIT",
+        `At most ${max} active file reservations per ${per}: ${per} '${holder}' holds ${held} and this call adds ${added}. Release some first.`,
+        { field: "paths", limit: max, held, adding: added },
+      );
+    }
+  }
 }
 
 /**
