@@ -1,13 +1,12 @@
 import { z } from "zod";
 import { REQUEST_TTL_SECONDS } from "@/server/services/contacts/policy";
-import { PATTERN_MAX_CHARS } from "@/server/services/reservations/match";
 import { INT32_MAX, agentName, looseLimit, optionalToken, outputFormat, projectKey, registrationToken } from "./common";
-import { PATHS_MAX } from "./reservations";
+import { pathPatterns, reservationTtl } from "./reservations";
 
 // Contracts of the workflow macros (§2.2 macro_start_session … macro_contact_handshake).
 
-const paths = z.array(z.string().max(PATTERN_MAX_CHARS)).max(PATHS_MAX);
-const ttl = (fallback: number) => z.number().int().min(1).max(INT32_MAX).default(fallback);
+// The reservation tool's own bounds, so a macro refuses a pattern or TTL under its own field name.
+const paths = pathPatterns;
 const program = z.string().trim().max(128);
 const model = z.string().trim().max(128);
 const taskDescription = z.string().max(2048).default("");
@@ -22,7 +21,7 @@ export const macroStartSessionInput = z.strictObject({
   registration_token: registrationToken,
   file_reservation_paths: paths.nullish().describe("Reserve these patterns (exclusive)."),
   file_reservation_reason: z.string().max(512).default("macro-session"),
-  file_reservation_ttl_seconds: ttl(3600),
+  file_reservation_ttl_seconds: reservationTtl(3600),
   inbox_limit: looseLimit(10),
   format: outputFormat,
 });
@@ -50,7 +49,7 @@ export const macroFileReservationCycleInput = z.strictObject({
   project_key: projectKey,
   agent_name: agentName,
   paths,
-  ttl_seconds: ttl(3600),
+  ttl_seconds: reservationTtl(3600),
   exclusive: z.boolean().default(true),
   reason: z.string().max(512).default("macro-file_reservation"),
   auto_release: z.boolean().default(false).describe("Release the same paths straight away."),

@@ -1,16 +1,39 @@
 import { z } from "zod";
-import { PATTERN_MAX_CHARS } from "@/server/services/reservations/match";
+import { PATTERN_ANY_DEPTH_MAX, PATTERN_MAX_CHARS, PATTERN_SEGMENTS_MAX, normalizePattern } from "@/server/services/reservations/match";
 import { INT32_MAX, agentName, outputFormat, projectKey, queryFlag, registrationToken, rowId, timestamp } from "./common";
 
 /** Path patterns in one call; each is matched against every active reservation of the project. */
 export const PATHS_MAX = 256;
 const IDS_MAX = 1000;
 const REASON_MAX = 512;
+/**
+ * Longest lease: a grant asks for at most this, and renewing never takes a reservation further
+ * than this from now (release.ts clamps, and says so). Beyond it leases outlive any session, and
+ * repeated renews once ran expires_ts past year 9999, where ISO timestamps break.
+ */
+export const RESERVATION_TTL_MAX_SECONDS = 30 * 86_400;
 
-const paths = z
-  .array(z.string().max(PATTERN_MAX_CHARS))
-  .max(PATHS_MAX)
-  .describe("Gitignore globs (src/**, *.md, docs/) or tool://, service:// names.");
+const segmentsOf = (pattern: string) => normalizePattern(pattern).split("/");
+
+/**
+ * One pattern. A candidate is also matched as a literal path against stored patterns, so these
+ * bounds hold for both sides: with them one match is at most ~2 × 64 × 64 steps (match.ts).
+ */
+export const pathPattern = z
+  .string()
+  .max(PATTERN_MAX_CHARS)
+  .refine((pattern) => segmentsOf(pattern).length <= PATTERN_SEGMENTS_MAX, `must have at most ${PATTERN_SEGMENTS_MAX} '/'-separated segments`)
+  .refine(
+    (pattern) => segmentsOf(pattern).filter((segment) => segment === "**").length <= PATTERN_ANY_DEPTH_MAX,
+    `must have at most ${PATTERN_ANY_DEPTH_MAX} '**' segments`,
+  );
+
+export const pathPatterns = z.array(pathPattern).max(PATHS_MAX);
+
+export const reservationTtl = (fallback: number) =>
+  z.number().int().min(1).max(RESERVATION_TTL_MAX_SECONDS, `must be at most ${RESERVATION_TTL_MAX_SECONDS} (30 days)`).default(fallback);
+
+const paths = pathPatterns.describe("Gitignore globs (src/**, *.md, docs/) or tool://, service:// names.");
 const pathFilter = z.array(z.string().max(PATTERN_MAX_CHARS)).max(PATHS_MAX).nullish().describe("Only these exact patterns.");
 const idFilter = z.array(rowId).max(IDS_MAX).nullish().describe("Only these reservation ids.");
 const exclusive = z.boolean().default(true).describe("Exclusive (default) or shared; two shared never conflict.");
@@ -19,7 +42,7 @@ export const fileReservationPathsInput = z.strictObject({
   project_key: projectKey,
   agent_name: agentName,
   paths,
-  ttl_seconds: z.number().int().min(1).max(INT32_MAX).default(3600),
+  ttl_seconds: reservationTtl(3600),
   exclusive,
   reason: z.string().max(REASON_MAX).default(""),
   refuse_conflicts: z.boolean().default(false).describe("Lock mode: grant nothing if any path conflicts."),
@@ -52,7 +75,13 @@ export type ReleaseInput = z.infer<typeof releaseInput>;
 export const renewInput = z.strictObject({
   project_key: projectKey,
   agent_name: agentName,
-  extend_seconds: z.number().int().min(-INT32_MAX).max(INT32_MAX).default(1800).describe("At least 60."),
+  extend_seconds: z
+    .number()
+    .int()
+    .min(-INT32_MAX)
+    .max(RESERVATION_TTL_MAX_SECONDS, `must be at most ${RESERVATION_TTL_MAX_SECONDS} (30 days)`)
+    .default(1800)
+    .describe("At least 60."),
   paths: pathFilter,
   file_reservation_ids: idFilter,
   registration_token: registrationToken,
@@ -97,7 +126,16 @@ export const releaseOutput = z.strictObject({ released: z.number().int(), releas
 
 export const renewOutput = z.strictObject({
   renewed: z.number().int(),
-  file_reservations: z.array(z.strictObject({ id: z.number().int(), path_pattern: z.string(), old_expires_ts: timestamp, new_expires_ts: timestamp })),
+  file_reservations: z.array(
+    z.strictObject({
+      id: z.number().int(),
+      path_pattern: z.string(),
+      old_expires_ts: timestamp,
+      new_expires_ts: timestamp,
+      /** Held at now + RESERVATION_TTL_MAX_SECONDS instead of going further. */
+      capped: z.literal(true).optional(),
+    }),
+  ),
 });
 
 export const activityOutput = {

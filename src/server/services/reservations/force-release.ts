@@ -61,7 +61,12 @@ export async function forceRelease(ctx: AgentContext, input: ForceReleaseInput) 
   };
 }
 
-/** Mail from the actor to the holder; a failure is reported in the result, not thrown (the release stands). */
+/**
+ * Mail from the actor to the holder; a failure is reported in the result, not thrown (the release
+ * stands). It goes through the holder's contact policy like any send (without filing a contact
+ * request): a block_all holder refused all mail, and an unchecked notice would also have counted
+ * as recent contact, opening an `auto` holder to the actor's later mail.
+ */
 async function notifyHolder(ctx: AgentContext, holder: string, pattern: string, activity: Activity, note: string) {
   const lines = [
     `${ctx.agent.name} released your stale file reservation on \`${pattern}\` in ${ctx.project.humanKey}.`,
@@ -82,6 +87,7 @@ async function notifyHolder(ctx: AgentContext, holder: string, pattern: string, 
       ackRequired: false,
       threadId: null,
       topic: null,
+      contacts: { autoContact: false },
     });
     return { notified: true };
   } catch (error) {

@@ -1,6 +1,6 @@
 import { Prisma as P } from "@/generated/prisma/client";
 import { AppError } from "@/server/errors";
-import type { ReleaseInput, RenewInput } from "@/server/schemas/reservations";
+import { RESERVATION_TTL_MAX_SECONDS, type ReleaseInput, type RenewInput } from "@/server/schemas/reservations";
 import type { AgentContext } from "../context";
 import { isoTs } from "../format";
 import { changedWithNotify, releaseWhere } from "./events";
@@ -42,21 +42,29 @@ interface RenewedRow {
   path_pattern: string;
   old_expires_ts: Date;
   new_expires_ts: Date;
+  capped: boolean;
 }
 
-/** New expiry = max(now, old) + max(60, extend_seconds), after the project's expired and stale ones are released. */
+/**
+ * New expiry = max(now, old) + max(60, extend_seconds), after the project's expired and stale ones
+ * are released, but never more than RESERVATION_TTL_MAX_SECONDS from now: each renew alone is
+ * within bounds, so rather than refuse, a renew past the cap is clamped and its entry says
+ * `capped: true`. (A row already beyond the cap, from before it existed, is not shortened.)
+ */
 export async function renewReservations(ctx: AgentContext, input: RenewInput) {
   assertFilters(input);
   const now = new Date();
   await releaseExpiredAndStale(ctx.db, ctx.project, ctx.config.reservations, now);
   const seconds = Math.max(RENEW_MIN_SECONDS, input.extend_seconds);
+  const cap = new Date(now.getTime() + RESERVATION_TTL_MAX_SECONDS * 1000);
   const rows = await changedWithNotify<RenewedRow>(
     ctx.db,
     "renewed",
-    P.sql`UPDATE file_reservations f SET expires_ts = GREATEST(${now}, t.expires_ts) + make_interval(secs => ${seconds})
-      FROM (SELECT id, expires_ts FROM file_reservations WHERE ${ownActive(ctx, input, now)} FOR UPDATE) t
+    P.sql`UPDATE file_reservations f SET expires_ts = LEAST(t.wanted, t.cap)
+      FROM (SELECT id, expires_ts, GREATEST(${now}, expires_ts) + make_interval(secs => ${seconds}) AS wanted, GREATEST(${cap}, expires_ts) AS cap
+            FROM file_reservations WHERE ${ownActive(ctx, input, now)} FOR UPDATE) t
       WHERE f.id = t.id
-      RETURNING f.id, f.project_id, f.agent_id, f.path_pattern, t.expires_ts AS old_expires_ts, f.expires_ts AS new_expires_ts`,
+      RETURNING f.id, f.project_id, f.agent_id, f.path_pattern, t.expires_ts AS old_expires_ts, f.expires_ts AS new_expires_ts, t.wanted > t.cap AS capped`,
   );
   return {
     renewed: rows.length,
@@ -65,6 +73,7 @@ export async function renewReservations(ctx: AgentContext, input: RenewInput) {
       path_pattern: row.path_pattern,
       old_expires_ts: isoTs(row.old_expires_ts),
       new_expires_ts: isoTs(row.new_expires_ts),
+      ...(row.capped ? { capped: true as const } : {}),
     })),
   };
 }
