@@ -20,12 +20,23 @@ export async function releaseExpiredAndStale(db: Db, project: ExpiryProject, set
   return expired.length + (await releaseStale(db, project, settings, now));
 }
 
-/** Only holders inactive for FILE_RESERVATION_INACTIVITY_SECONDS can be stale: the rest is not looked at. */
+/**
+ * Reservations looked at per call. Each may cost a directory walk and a git call, and this runs at
+ * the start of every reserve and renew: later calls (and the periodic sweep) take the next ones.
+ */
+export const STALE_CANDIDATES_MAX = 100;
+
+/**
+ * Only holders inactive for FILE_RESERVATION_INACTIVITY_SECONDS can be stale: the rest is not
+ * looked at. At most STALE_CANDIDATES_MAX of them per call, oldest first.
+ */
 export async function releaseStale(db: Db, project: ExpiryProject, settings: ReservationConfig, now: Date): Promise<number> {
   const inactiveBefore = new Date(now.getTime() - settings.inactivitySeconds * 1000);
   const candidates = await db.fileReservation.findMany({
     where: { projectId: project.id, releasedTs: null, expiresTs: { gt: now }, agent: { lastActiveTs: { lt: inactiveBefore } } },
     select: { id: true, agentId: true, pathPattern: true },
+    orderBy: { id: "asc" },
+    take: STALE_CANDIDATES_MAX,
   });
   if (candidates.length === 0) return 0;
   const activity = await reservationActivity(db, project, candidates, settings, now);
