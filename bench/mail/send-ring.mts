@@ -331,6 +331,7 @@ function pgText(value: unknown): string {
 async function pgbenchScriptFromApp(dbUrl: string, ring: Ring): Promise<PgbenchScript> {
   const { openDatabase } = await import("../../src/server/db/client");
   const { insertMessages } = await import("../../src/server/db/mail-sql");
+  const { ARCHIVE_SURFACE_PATTERN } = await import("../../src/server/services/messages/archive-guard");
   const database = await openDatabase({ url: dbUrl, poolMax: 1, migrate: false });
   const captured: { text: string; values: unknown[] }[] = [];
   const pool = database.pool!;
@@ -353,6 +354,8 @@ async function pgbenchScriptFromApp(dbUrl: string, ring: Ring): Promise<PgbenchS
       importance: "normal",
       ackRequired: false,
       deliveries: [{ projectId: ring.projectId, recipients: [{ agentId: recipient.id, kind: "to" }] }],
+      // As deliver() sends it: with the archive-surface filter (now is a constant for pgbench).
+      unlessReserved: { pattern: ARCHIVE_SURFACE_PATTERN, now: new Date() },
     });
   } finally {
     await database.close();

@@ -65,6 +65,12 @@ export interface NewMessage {
   idempotency?: { key: string; tool: string };
   /** messages.attachments of every delivered row; the blobs must be inserted in the same transaction. */
   attachments?: { name: string; media_type: string; bytes: number; sha256: string }[];
+  /**
+   * Insert nothing (and return no rows) when another agent holds an unexpired reservation in a
+   * delivered project whose pattern matches this regular expression: the caller then runs the
+   * full check. Spares every send a statement of its own for a rare case.
+   */
+  unlessReserved?: { pattern: string; now: Date };
 }
 
 export interface InsertedMessage {
@@ -81,9 +87,14 @@ export async function insertMessages(db: Db, input: NewMessage): Promise<Inserte
   );
   const key = input.idempotency?.key ?? null;
   const tool = input.idempotency?.tool ?? null;
+  const guard = input.unlessReserved;
   return db.$queryRaw<InsertedMessage[]>`
     WITH input AS (
       SELECT project_id, ord FROM unnest(${projectIds}::int[]) WITH ORDINALITY AS d(project_id, ord)
+      WHERE ${guard?.pattern ?? null}::text IS NULL OR NOT EXISTS (
+        SELECT 1 FROM file_reservations f
+        WHERE f.project_id = ANY(${projectIds}::int[]) AND f.released_ts IS NULL AND f.expires_ts > ${guard?.now ?? null}::timestamptz
+          AND f.agent_id <> ${input.senderId} AND f.path_pattern ~ ${guard?.pattern ?? null}::text)
     ), msg AS (
       INSERT INTO messages (project_id, sender_id, thread_id, topic, subject, body_md, importance, ack_required, attachments)
       SELECT project_id, ${input.senderId}, ${input.threadId}, ${input.topic}, ${input.subject}, ${input.bodyMd},
@@ -104,7 +115,7 @@ export async function insertMessages(db: Db, input: NewMessage): Promise<Inserte
     ), idem AS (
       INSERT INTO idempotency_keys (sender_id, key, tool, message_ids)
       SELECT ${input.senderId}, ${key}::text, ${tool}::text, array_agg(id ORDER BY id) FROM msg
-      HAVING ${key}::text IS NOT NULL
+      HAVING ${key}::text IS NOT NULL AND count(*) > 0
     )
     SELECT msg.id, msg.project_id, msg.created_ts,
       pg_notify(${MAIL_EVENTS_CHANNEL}, json_build_object(

@@ -1,6 +1,6 @@
 import type { Agent, Project } from "@/generated/prisma/client";
 import { AppError, isUniqueViolation, quote } from "@/server/errors";
-import { insertMessages, recipientsOf, visibleMessages } from "@/server/db/mail-sql";
+import { insertMessages, recipientsOf, visibleMessages, type InsertedMessage } from "@/server/db/mail-sql";
 import type { Db } from "@/server/db/client";
 import { withTransaction, type ServiceContext } from "../context";
 import type { PreparedAttachment } from "../attachments/input";
@@ -9,7 +9,7 @@ import { storeBlobs } from "../attachments/store";
 import { enforceContactPolicy } from "../contacts/enforce";
 import { isoTs } from "../format";
 import { assertMaySend, assertProjectOpen } from "../lifecycle/guards";
-import { guardArchiveSurfaces } from "./archive-guard";
+import { archiveSurfaceFilter, guardArchiveSurfaces } from "./archive-guard";
 import { routeRecipients, type RecipientKind, type RoutedDelivery } from "./routing";
 import { messageBase, withRecipients, type MessageBase, type RecipientLists } from "./views";
 import { groupByMessage, recipientLists } from "./viewer";
@@ -116,11 +116,9 @@ export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<
     });
   }
   const attachments = outgoing.attachments ?? [];
-  // Every delivery is checked before any is written: a conflict anywhere writes nothing.
-  await guardArchiveSurfaces(ctx, outgoing.sender, routed, outgoing.threadId, attachments.length > 0);
-
   const metas = attachments.map((attachment) => attachment.meta);
-  const write = (db: Db) =>
+  const filter = archiveSurfaceFilter(ctx);
+  const write = (db: Db, unlessReserved: typeof filter) =>
     insertMessages(db, {
       senderId: outgoing.sender.id,
       threadId: outgoing.threadId,
@@ -135,16 +133,25 @@ export async function deliver(ctx: ServiceContext, outgoing: Outgoing): Promise<
       })),
       idempotency: outgoing.idempotency,
       attachments: metas,
+      unlessReserved,
     });
+  // Every delivery is checked before any is written: a conflict anywhere writes nothing.
+  const writeUnlessConflict = async (tx: ServiceContext): Promise<InsertedMessage[]> => {
+    const rows = await write(tx.db, filter);
+    if (rows.length || !filter) return rows;
+    // Someone holds what may be an archive path: the full check throws on a real conflict.
+    await guardArchiveSurfaces(tx, outgoing.sender, routed, outgoing.threadId, attachments.length > 0, filter.now);
+    return write(tx.db, undefined);
+  };
   let inserted;
   try {
     // Mail without attachments stays one statement; with them, the blobs join it in one transaction.
     inserted = attachments.length
       ? await withTransaction(ctx, async (tx) => {
           await storeBlobs(tx.db, attachments);
-          return write(tx.db);
+          return writeUnlessConflict(tx);
         })
-      : await write(ctx.db);
+      : await writeUnlessConflict(ctx);
   } catch (error) {
     // A concurrent retry with the same key committed first: return its result instead.
     if (outgoing.idempotency && isUniqueViolation(error)) {
