@@ -325,7 +325,7 @@ describe("sender authentication and recipient errors (13.1 #6, #8)", () => {
     expect(result.deliveries[0]!.payload.thread_id).toBeNull();
   });
 
-  it("refuses attachment_paths (not supported) without writing", async () => {
+  it("refuses attachment_paths when the project's human_key is no directory on this server, without writing", async () => {
     const { ctx, project, agents } = await setup();
     const error = await appError(
       send(ctx, { project_key: project.slug, sender_name: "GreenLake", sender_token: agents.GreenLake!.token, to: ["BlueDog"], attachment_paths: ["/tmp/x.png"] }),

@@ -9,7 +9,7 @@ import { openTestDatabase } from "../helpers/database";
 import { projectWithAgents } from "../helpers/mail";
 
 // Payload details upstream's clients match on: every message payload carries `attachments: []`
-// (Mailroom stores no attachments yet), and summarize_thread without a thread id is an empty digest.
+// (empty when a message has none), and summarize_thread without a thread id is an empty digest.
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 
