@@ -1,6 +1,6 @@
 import { agentDir } from "@/server/archive/layout";
 import { listCommits, messageCommits, openArchive } from "@/server/archive/read";
-import type { ProjectContext } from "../context";
+import type { AgentContext, ProjectContext } from "../context";
 
 // Archive commits as agent-facing payloads carry them: whois.recent_commits and the `commit` of
 // each message on the mailbox resources. The archive is an audit copy that may lag, be disabled or
@@ -14,6 +14,20 @@ export interface RecentCommit {
   hexsha: string;
   summary: string;
   authored_ts: string;
+}
+
+/** The writer's mail commit subject (the reference's fallback): `mail: <sender> -> <to, cc, bcc> | <subject>`. */
+const MAIL_SUBJECT = /^mail: (\S+) -> [^|]* \| /;
+
+/**
+ * A commit summary as agent `viewer` may see it. A mail commit's subject lists every recipient,
+ * bcc included, and only a message's sender may see its bcc recipients: anyone else gets
+ * `mail: <sender> | <subject>`, whether or not there was a bcc, so the form gives nothing away.
+ */
+export function viewerSummary(summary: string, viewer: string): string {
+  const match = MAIL_SUBJECT.exec(summary);
+  if (!match || match[1]!.toLowerCase() === viewer.toLowerCase()) return summary;
+  return `mail: ${match[1]} | ${summary.slice(match[0].length)}`;
 }
 
 function logFailure(what: string, error: unknown): void {
@@ -35,7 +49,7 @@ export async function agentRecentCommits(ctx: ProjectContext, agentName: string,
       paths: [agentDir(ctx.project.slug, agentName)],
       limit: Math.max(1, Math.min(MAX_RECENT, limit)),
     });
-    return page.commits.map((commit) => ({ hexsha: commit.sha.slice(0, 12), summary: commit.summary, authored_ts: commit.authored_ts }));
+    return page.commits.map((commit) => ({ hexsha: commit.sha.slice(0, 12), summary: viewerSummary(commit.summary, agentName), authored_ts: commit.authored_ts }));
   } catch (error) {
     logFailure("whois recent_commits", error);
     return [];
@@ -56,9 +70,10 @@ function isMessage(value: object): value is MessageKey {
  * `{hexsha, summary}` (resource://mailbox), "full" with authored_ts, insertions, deletions and
  * diff_summary (inbox, outbox, mailbox-with-commits). One query finds the page's commits
  * (archive_outbox.message_id is indexed); at most two git processes read them. Only messages of
- * the context's project are looked up: their canonical files live in its archive folder.
+ * the context's project are looked up: their canonical files live in its archive folder. Summaries
+ * are shown as the context's agent may see them (viewerSummary).
  */
-export async function withMessageCommits<R extends { messages: object[] }>(ctx: ProjectContext, result: R, detail: "simple" | "full"): Promise<R> {
+export async function withMessageCommits<R extends { messages: object[] }>(ctx: AgentContext, result: R, detail: "simple" | "full"): Promise<R> {
   const ids = result.messages.filter((message) => isMessage(message) && message.project_id === ctx.project.id).map((message) => (message as MessageKey).id);
   if (ids.length === 0) return result;
   const repo = await openArchive(ctx.config.archive);
@@ -76,7 +91,7 @@ export async function withMessageCommits<R extends { messages: object[] }>(ctx: 
     const commits = await messageCommits(repo, ctx.project.slug, shas, detail);
     const withCommit = (message: object) => {
       const commit = isMessage(message) ? commits.get(message.id) : undefined;
-      return commit ? { ...message, commit } : message;
+      return commit ? { ...message, commit: { ...commit, summary: viewerSummary(commit.summary, ctx.agent.name) } } : message;
     };
     return { ...result, messages: result.messages.map(withCommit) };
   } catch (error) {

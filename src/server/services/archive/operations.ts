@@ -22,6 +22,10 @@ import { withMessageCommits } from "./commits";
 // `projects/<slug>/`: another project's files, and the body of a commit shared with other
 // projects, never show. A disabled or not yet created archive lists nothing; asking for a
 // particular commit or file of it is NOT_FOUND.
+//
+// They need the admin role, like the dashboard's mail reads (dashboard_inbox, …): the archive
+// holds every agent's mail of the project, bodies and bcc lists included, which agents read only
+// through their own token.
 
 async function requireArchive(ctx: ProjectContext): Promise<ReadableArchive> {
   const repo = await openArchive(ctx.config.archive);
@@ -34,7 +38,7 @@ export const archiveCommits = defineOperation({
   description: "This project's Git archive commits, newest first; path narrows them (e.g. an agent's folder). Page with cursor.",
   input: archiveCommitsInput,
   output: archiveCommitsOutput,
-  permission: "read",
+  permission: "admin",
   kind: "query",
   scope: "project",
   tool: { profile: "extended", cluster: "infrastructure", title: "Archive commits" },
@@ -52,7 +56,7 @@ export const archiveCommit = defineOperation({
   description: "One Git archive commit: message, this project's changed files and their diff (cut at 512 KiB, truncated set).",
   input: archiveCommitInput,
   output: archiveCommitOutput,
-  permission: "read",
+  permission: "admin",
   kind: "query",
   scope: "project",
   tool: { profile: "extended", cluster: "infrastructure", title: "Archive commit" },
@@ -68,7 +72,7 @@ export const archiveFile = defineOperation({
   description: "A file of this project's Git archive at a commit (default the newest): UTF-8 text or base64, cut at 1 MiB.",
   input: archiveFileInput,
   output: archiveFileOutput,
-  permission: "read",
+  permission: "admin",
   kind: "query",
   scope: "project",
   tool: { profile: "extended", cluster: "infrastructure", title: "Archive file" },
