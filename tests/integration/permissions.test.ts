@@ -15,6 +15,7 @@ import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { operationSamples } from "../helpers/operation-samples";
 import { domainSamples, type OperationSamples } from "../helpers/samples";
+import { matrixArchive } from "../helpers/samples/archive";
 import { tableDigest } from "../helpers/snapshot";
 
 // The permission matrix: every registered operation, through MCP (tool or resource) and through
@@ -79,7 +80,7 @@ let samples: OperationSamples;
 
 beforeAll(async () => {
   db = await openTestDatabase();
-  server = await startTestServer(db, {}, {}, { resolveActor: actorFromTestHeader });
+  server = await startTestServer(db, { archive: matrixArchive() }, {}, { resolveActor: actorFromTestHeader });
   for (const role of ROLE_NAMES) {
     const client = new Client({ name: `matrix-${role}`, version: "1.0.0" });
     await client.connect(new StreamableHTTPClientTransport(new URL("/api/mcp", server.url), { requestInit: { headers: { [ROLE_HEADER]: role } } }));

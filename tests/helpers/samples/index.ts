@@ -2,6 +2,7 @@ import type { Database } from "@/server/db/client";
 import type { Permission } from "@/server/operations/define";
 import type { ServiceContext } from "@/server/services/context";
 import type { TestAgent } from "../mail";
+import { archiveSamples } from "./archive";
 import { attachmentSamples } from "./attachments";
 import { buildSlotSamples } from "./build-slots";
 import { contactSamples } from "./contacts";
@@ -53,4 +54,5 @@ export const domainSamples: readonly DomainSamples[] = [
   toolingSamples,
   guardSamples,
   attachmentSamples,
+  archiveSamples,
 ];
