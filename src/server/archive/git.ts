@@ -1,0 +1,223 @@
+import { mkdir, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { simpleGit, type SimpleGit } from "simple-git";
+import type { ArchiveConfig } from "@/server/services/context";
+import { outboxIdsOfMessage } from "./render";
+
+// The archive repository as the writer uses it (simple-git): create it, repair what a crash left,
+// share it through ARCHIVE_REMOTE, commit a batch. Only the holder of the writer lock calls any of
+// this, so whatever lock file or uncommitted change it finds was left by a writer that died.
+
+const BRANCH = "main";
+const REMOTE = "origin";
+const REMOTE_REF = `refs/remotes/${REMOTE}/${BRANCH}`;
+/** A git process silent for this long is killed (a push waiting for credentials, a hung network). */
+const GIT_SILENCE_MS = 120_000;
+/** Lock files a git process killed mid-way leaves behind; any of them would stop every later commit. */
+const STALE_LOCKS = ["index.lock", "HEAD.lock", `refs/heads/${BRANCH}.lock`, "packed-refs.lock", "config.lock", "shallow.lock", `refs/remotes/${REMOTE}/${BRANCH}.lock`];
+/** Paths per `git add` call, to stay far below the argument list limit. */
+const ADD_CHUNK = 500;
+// simple-git waits an extra 50 ms after a git process that wrote nothing at all, so the commands
+// of every batch (add, commit) are run in their talkative forms.
+/** How far back the trailers of earlier commits are read when repairing. */
+const REPAIR_COMMITS = 200;
+
+/** Repository settings, written on every start so a changed author or an old repository is brought in line. */
+function repoSettings(config: ArchiveConfig): [string, string][] {
+  return [
+    ["user.name", config.authorName],
+    ["user.email", config.authorEmail],
+    ["commit.gpgsign", "false"],
+    ["core.autocrlf", "false"],
+    // gc --auto runs inside the commit that triggers it instead of in the background, where its
+    // lock files would meet the next batch's commit.
+    ["gc.autoDetach", "false"],
+    // A smaller index to rewrite on every commit of a large archive.
+    ["index.version", "4"],
+  ];
+}
+
+export interface SyncResult {
+  /** What happened to the local branch: nothing, brought up to the remote's, or pushed to it. */
+  action: "none" | "fast-forward" | "pushed" | "reset" | "initialised";
+  /** Local commits that the remote did not have and that were dropped because the remote moved on. */
+  discarded: number;
+}
+
+export class ArchiveRepo {
+  readonly dir: string;
+  private gitClient: SimpleGit | undefined;
+
+  constructor(private readonly config: ArchiveConfig) {
+    this.dir = path.resolve(config.dir);
+  }
+
+  private git(): SimpleGit {
+    this.gitClient ??= simpleGit({
+      baseDir: this.dir,
+      maxConcurrentProcesses: 1,
+      timeout: { block: GIT_SILENCE_MS },
+      allowConfig: repoSettings(this.config).map(([key]) => key),
+    });
+    return this.gitClient;
+  }
+
+  private async raw(args: string[]): Promise<string> {
+    return this.git().raw(args);
+  }
+
+  /** The sha of a revision, or undefined when it does not exist (an unborn branch, no remote branch). */
+  async revision(rev: string): Promise<string | undefined> {
+    try {
+      const sha = (await this.raw(["rev-parse", "--verify", "--quiet", `${rev}^{commit}`])).trim();
+      return sha || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async head(): Promise<{ sha: string; ts: Date } | undefined> {
+    const sha = await this.revision("HEAD");
+    if (!sha) return undefined;
+    const seconds = Number((await this.raw(["show", "-s", "--format=%ct", sha])).trim());
+    return { sha, ts: new Date(seconds * 1000) };
+  }
+
+  /**
+   * Makes the directory a repository on branch main with the writer's settings. A fresh one gets
+   * the remote's history when there is a remote with some, else the first commit,
+   * `chore: initialize archive` with .gitattributes.
+   */
+  async ensure(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const isRepo = await stat(path.join(this.dir, ".git")).then(
+      () => true,
+      () => false,
+    );
+    if (!isRepo) await this.raw(["init", "--quiet", `--initial-branch=${BRANCH}`]);
+    const current = new Map(
+      (await this.raw(["config", "--local", "--list"]))
+        .split("\n")
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)] as const),
+    );
+    for (const [key, value] of repoSettings(this.config)) if (current.get(key) !== value) await this.raw(["config", "--local", key, value]);
+    if (this.config.remote) await this.setRemote(this.config.remote);
+    // A repository made by an older writer or by hand may sit on another branch: the archive is main.
+    const branch = (await this.raw(["symbolic-ref", "--quiet", "--short", "HEAD"]).catch(() => "")).trim();
+    if (branch !== BRANCH) await this.raw(["symbolic-ref", "HEAD", `refs/heads/${BRANCH}`]);
+  }
+
+  private async setRemote(url: string): Promise<void> {
+    const current = (await this.raw(["remote"])).split("\n").map((line) => line.trim());
+    if (current.includes(REMOTE)) await this.raw(["remote", "set-url", REMOTE, url]);
+    else await this.raw(["remote", "add", REMOTE, url]);
+  }
+
+  /** The first commit, when the branch has none yet. */
+  async initialCommit(): Promise<boolean> {
+    if (await this.revision("HEAD")) return false;
+    await writeFile(path.join(this.dir, ".gitattributes"), "*.json text\n*.md text\n");
+    await this.raw(["add", "--", ".gitattributes"]);
+    await this.raw(["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--allow-empty", "-m", "chore: initialize archive"]);
+    return true;
+  }
+
+  /**
+   * Puts the working tree back to the last commit: stale lock files go, uncommitted changes are
+   * reset and untracked files removed (a batch that died between writing and committing).
+   */
+  async repair(): Promise<void> {
+    const gitDir = path.join(this.dir, ".git");
+    for (const lock of STALE_LOCKS) await rm(path.join(gitDir, lock), { force: true });
+    if (await this.revision("HEAD")) await this.raw(["reset", "--hard", "--quiet", "HEAD"]);
+    else await this.raw(["rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "."]);
+    await this.raw(["clean", "-f", "-d", "-x", "--quiet"]);
+  }
+
+  /**
+   * With a remote: fetches it and makes the local branch agree. Behind → fast-forward; ahead →
+   * push (commits a previous life of this writer made but could not push); diverged → the remote
+   * wins (another writer took over meanwhile), and the local-only commits are dropped: their
+   * events were never marked done (marking follows the push), so they are written again.
+   */
+  async sync(): Promise<SyncResult> {
+    if (!this.config.remote) return { action: "none", discarded: 0 };
+    await this.raw(["fetch", "--quiet", "--no-tags", REMOTE, `+refs/heads/${BRANCH}:${REMOTE_REF}`]).catch(async (error: unknown) => {
+      // An empty remote has no main to fetch yet; anything else is a real failure.
+      const heads = await this.raw(["ls-remote", "--heads", REMOTE]);
+      if (heads.trim()) throw error;
+    });
+    const remote = await this.revision(REMOTE_REF);
+    const local = await this.revision("HEAD");
+    if (!remote) {
+      if (!local) return { action: "none", discarded: 0 };
+      await this.push();
+      return { action: "pushed", discarded: 0 };
+    }
+    if (!local) {
+      await this.raw(["reset", "--hard", "--quiet", REMOTE_REF]);
+      return { action: "initialised", discarded: 0 };
+    }
+    if (local === remote) return { action: "none", discarded: 0 };
+    if (await this.isAncestor(local, remote)) {
+      await this.raw(["reset", "--hard", "--quiet", REMOTE_REF]);
+      return { action: "fast-forward", discarded: 0 };
+    }
+    if (await this.isAncestor(remote, local)) {
+      await this.push();
+      return { action: "pushed", discarded: 0 };
+    }
+    const discarded = Number((await this.raw(["rev-list", "--count", `${REMOTE_REF}..HEAD`])).trim()) || 0;
+    await this.raw(["reset", "--hard", "--quiet", REMOTE_REF]);
+    return { action: "reset", discarded };
+  }
+
+  private async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    try {
+      await this.raw(["merge-base", "--is-ancestor", ancestor, descendant]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async push(): Promise<void> {
+    if (!this.config.remote) return;
+    await this.raw(["push", "--quiet", "--porcelain", REMOTE, `HEAD:refs/heads/${BRANCH}`]);
+  }
+
+  /** Stages the given repository-relative paths and commits them; returns the new commit's sha. */
+  async commit(paths: readonly string[], message: string): Promise<string> {
+    const unique = [...new Set(paths)];
+    for (let index = 0; index < unique.length; index += ADD_CHUNK) {
+      await this.raw(["add", "--verbose", "--", ...unique.slice(index, index + ADD_CHUNK)]);
+    }
+    // --allow-empty: a batch whose files already had this content (a profile saved unchanged)
+    // still gets its commit, so its trailer proves the events were written.
+    await this.raw(["commit", "--no-verify", "--no-gpg-sign", "--allow-empty", "--cleanup=whitespace", "-m", message]);
+    const sha = await this.revision("HEAD");
+    if (!sha) throw new Error("The commit left no HEAD");
+    return sha;
+  }
+
+  /** Repository-relative paths of the files under `prefix` in the last commit (none without one). */
+  async committedFiles(prefix: string): Promise<string[]> {
+    if (!(await this.revision("HEAD"))) return [];
+    const listing = await this.raw(["ls-tree", "-r", "-z", "--name-only", "HEAD", "--", prefix]);
+    return listing.split("\0").filter(Boolean);
+  }
+
+  /** The outbox ids that the newest commits name in their Mailroom-Outbox trailers, with each commit's sha. */
+  async recentOutboxCommits(limit = REPAIR_COMMITS): Promise<{ sha: string; ids: bigint[] }[]> {
+    if (!(await this.revision("HEAD"))) return [];
+    const log = await this.raw(["log", `-n${limit}`, "--format=%H%x1f%B%x1e", "HEAD"]);
+    const commits: { sha: string; ids: bigint[] }[] = [];
+    for (const record of log.split("\x1e")) {
+      const [sha, message] = record.replace(/^\n/, "").split("\x1f");
+      if (!sha || message === undefined) continue;
+      const ids = outboxIdsOfMessage(message);
+      if (ids.length) commits.push({ sha: sha.trim(), ids });
+    }
+    return commits;
+  }
+}

@@ -1,0 +1,340 @@
+import type { Database } from "@/server/db/client";
+import type { EventBus } from "@/server/events/bus";
+import type { ArchiveConfig } from "@/server/services/context";
+import { isoTs } from "@/server/services/format";
+import { describeArchiveError } from "./errors";
+import { OUTBOX_KINDS, planBatch, type OutboxRow, type Planned } from "./events";
+import { ArchiveWriter } from "./files";
+import { ArchiveRepo } from "./git";
+import { createWriterLock, LockLostError, type WriterLock } from "./lock";
+import { batchCommitMessage } from "./render";
+
+// The archive writer: turns archive_outbox rows into files and commits, one batch at a time, on
+// whichever instance holds the writer lock (lock.ts); the others stand by and try again every
+// LOCK_RETRY_MS. Sends only ever insert outbox rows, so nothing here can slow or fail mail.
+//
+// One batch: read up to BATCH_SIZE unprocessed rows in id order → load what they describe →
+// write the files → `git add` → one commit whose `Mailroom-Outbox` trailer lists the rows → push
+// (with ARCHIVE_REMOTE) → mark the rows processed with the commit's sha in one UPDATE. A row is
+// marked only after its commit, so a crash anywhere leaves it either uncommitted (repair resets
+// the half-written tree and it is written again) or committed but unmarked (repair reads the
+// trailers of the recent commits and marks it): never lost, never written twice.
+
+const POLL_MS = 1_000;
+const LOCK_RETRY_MS = 1_500;
+const BATCH_SIZE = 250;
+/** After a wake-up, how long to let more events arrive so that they share the commit. */
+const WAKE_DELAY_MS = 20;
+/** The first retry after a failure; each further failure doubles it, up to BACKOFF_MAX_MS. */
+const RETRY_MS = 1_000;
+const BACKOFF_MAX_MS = 30_000;
+
+export interface ArchiveStatus {
+  enabled: boolean;
+  /** This process's part: the writer, a standby waiting for the lock, or no worker at all. */
+  role: "writer" | "standby" | "disabled";
+  pending_events: number;
+  oldest_pending_age_seconds: number | null;
+  last_commit_sha: string | null;
+  last_commit_ts: string | null;
+  last_error: string | null;
+  /** Commits and events this process wrote since it started. */
+  commits: number;
+  events_written: number;
+}
+
+/**
+ * Points in a batch where tests step in (to fail, or to hold the batch while a process is killed).
+ * A hook that throws fails the batch there, as a crash at that point would leave it.
+ */
+export interface StageHooks {
+  /** The batch's files are written; nothing is staged or committed. */
+  afterWrite?(ids: readonly bigint[]): void | Promise<void>;
+  /** Just before `git commit`. */
+  beforeCommit?(ids: readonly bigint[]): void | Promise<void>;
+  /** The commit is made (and pushed); the rows are not marked yet. */
+  afterCommit?(sha: string, ids: readonly bigint[]): void | Promise<void>;
+}
+
+export interface ArchiveWorkerOptions {
+  database: Database;
+  config: ArchiveConfig;
+  /** Wake-ups on new mail and reservation changes, for low lag; polling covers everything else. */
+  events?: EventBus;
+  pollMs?: number;
+  lockRetryMs?: number;
+  batchSize?: number;
+  wakeDelayMs?: number;
+  /** The first retry's delay after a failure (doubling up to 30 s). */
+  retryMs?: number;
+  hooks?: StageHooks;
+}
+
+interface OutboxWire {
+  id: string;
+  kind: OutboxRow["kind"];
+  payload: unknown;
+  message_id: number | null;
+}
+
+
+// The workers of this process by archive folder, for health_check and /api/ready.
+const running = new Map<string, Set<ArchiveWorker>>();
+
+export function workersFor(dir: string): ArchiveWorker[] {
+  return [...(running.get(dir) ?? [])];
+}
+
+export class ArchiveWorker {
+  readonly repo: ArchiveRepo;
+  private readonly lock: WriterLock;
+  private readonly files: ArchiveWriter;
+  private readonly pollMs: number;
+  private readonly lockRetryMs: number;
+  private readonly batchSize: number;
+  private readonly wakeDelayMs: number;
+  private readonly retryMs: number;
+  private readonly hooks: StageHooks;
+  private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = Infinity;
+  private current: Promise<void> | undefined;
+  private woken = false;
+  private stopping = false;
+  private needsRepair = true;
+  private failures = 0;
+  private role: "writer" | "standby" = "standby";
+  private lastError: string | null = null;
+  private lastCommit: { sha: string; ts: Date } | undefined;
+  private commits = 0;
+  private eventsWritten = 0;
+
+  constructor(private readonly options: ArchiveWorkerOptions) {
+    this.repo = new ArchiveRepo(options.config);
+    this.lock = createWriterLock(options.database);
+    this.files = new ArchiveWriter(this.repo.dir);
+    this.pollMs = options.pollMs ?? POLL_MS;
+    this.lockRetryMs = options.lockRetryMs ?? LOCK_RETRY_MS;
+    this.batchSize = options.batchSize ?? BATCH_SIZE;
+    this.wakeDelayMs = options.wakeDelayMs ?? WAKE_DELAY_MS;
+    this.retryMs = options.retryMs ?? RETRY_MS;
+    this.hooks = options.hooks ?? {};
+  }
+
+  start(): this {
+    const set = running.get(this.repo.dir) ?? new Set();
+    set.add(this);
+    running.set(this.repo.dir, set);
+    this.unsubscribe = this.options.events?.subscribe((event) => {
+      if (event.type === "message" || event.type === "reservation") this.wake();
+    });
+    this.schedule(0);
+    return this;
+  }
+
+  /** Runs the next step soon (new events); coalesces with one already due sooner. */
+  wake(): void {
+    if (this.stopping) return;
+    if (this.current) this.woken = true;
+    else this.schedule(this.wakeDelayMs);
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopping) return;
+    const due = Date.now() + delay;
+    if (this.timer && this.timerDue <= due) return;
+    clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerDue = Infinity;
+      this.current = this.step()
+        .then((next) => {
+          this.current = undefined;
+          const woken = this.woken;
+          this.woken = false;
+          this.schedule(woken ? Math.min(next, this.wakeDelayMs) : next);
+        })
+        .catch((error: unknown) => {
+          // step() handles its own failures; this is a bug, logged, and the loop goes on.
+          this.current = undefined;
+          console.error("[archive] unexpected failure:", error);
+          this.schedule(this.pollMs);
+        });
+    }, delay);
+    this.timer.unref();
+  }
+
+  /** One turn: take the lock if needed, repair if needed, write one batch. Returns the delay until the next turn. */
+  private async step(): Promise<number> {
+    if (this.stopping) return this.pollMs;
+    if (!this.lock.held()) {
+      if (this.role === "writer") console.warn("[archive] the writer lock was lost; standing by");
+      this.role = "standby";
+      try {
+        if (!(await this.lock.tryAcquire())) return this.lockRetryMs;
+      } catch (error) {
+        this.fail(error);
+        return this.lockRetryMs;
+      }
+      this.role = "writer";
+      this.needsRepair = true;
+      console.log("[archive] this instance is the archive writer");
+    }
+    let rows: OutboxRow[] = [];
+    try {
+      if (this.needsRepair) await this.takeOver();
+      rows = await this.nextRows();
+      if (rows.length > 0) await this.writeBatch(rows);
+      this.failures = 0;
+      this.lastError = null;
+      return rows.length >= this.batchSize ? 0 : this.pollMs;
+    } catch (error) {
+      this.needsRepair = true;
+      this.fail(error);
+      await this.recordAttempt(rows);
+      return error instanceof LockLostError ? 0 : Math.min(BACKOFF_MAX_MS, this.retryMs * 2 ** Math.min(this.failures - 1, 10));
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.failures += 1;
+    this.lastError = describeArchiveError(error, [this.repo.dir, this.options.config.remote ?? ""]);
+    if (!(error instanceof LockLostError)) console.error("[archive] batch failed:", error);
+  }
+
+  /** The failed batch's rows, or when it failed before reading any (a broken archive), the rows it would have written. */
+  private async recordAttempt(rows: OutboxRow[]): Promise<void> {
+    if (!this.lock.held()) return;
+    try {
+      if (rows.length > 0) {
+        await this.lock.query("UPDATE archive_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[]) AND processed_ts IS NULL", [
+          rows.map((row) => row.id.toString()),
+          this.lastError,
+        ]);
+      } else {
+        await this.lock.query(
+          `UPDATE archive_outbox SET attempts = attempts + 1, last_error = $3 WHERE id IN (
+             SELECT id FROM archive_outbox WHERE processed_ts IS NULL AND kind = ANY($1::text[]) ORDER BY id LIMIT $2)`,
+          [[...OUTBOX_KINDS], this.batchSize, this.lastError],
+        );
+      }
+    } catch {
+      // The database is what failed; the rows are retried either way.
+    }
+  }
+
+  /**
+   * On taking the lock and after any failure: the repository exists and agrees with the remote,
+   * the working tree is the last commit, and events that commit recorded are marked done.
+   */
+  private async takeOver(): Promise<void> {
+    await this.repo.ensure();
+    await this.repo.repair();
+    const synced = await this.repo.sync();
+    if (synced.discarded > 0) console.warn(`[archive] dropped ${synced.discarded} local commit(s) the remote did not take; their events are written again`);
+    if (await this.repo.initialCommit()) await this.repo.push();
+    await this.markFromTrailers();
+    this.lastCommit = await this.repo.head();
+    this.needsRepair = false;
+  }
+
+  /** Events committed by a writer that stopped before marking them (crash, lost database) are marked now. */
+  private async markFromTrailers(): Promise<number> {
+    const commits = await this.repo.recentOutboxCommits();
+    const ids = commits.flatMap((commit) => commit.ids.map((id) => id.toString()));
+    if (ids.length === 0) return 0;
+    const shas = commits.flatMap((commit) => commit.ids.map(() => commit.sha));
+    const marked = await this.lock.query<{ id: string }>(
+      `UPDATE archive_outbox o SET processed_ts = now(), commit_sha = u.sha, last_error = NULL
+       FROM unnest($1::bigint[], $2::text[]) AS u(id, sha)
+       WHERE o.id = u.id AND o.processed_ts IS NULL
+       RETURNING o.id::text AS id`,
+      [ids, shas],
+    );
+    if (marked.length) console.log(`[archive] marked ${marked.length} event(s) found committed but not marked`);
+    return marked.length;
+  }
+
+  private async nextRows(): Promise<OutboxRow[]> {
+    const rows = await this.lock.query<OutboxWire>(
+      `SELECT id::text AS id, kind, payload, message_id FROM archive_outbox
+       WHERE processed_ts IS NULL AND kind = ANY($1::text[]) ORDER BY id LIMIT $2`,
+      [[...OUTBOX_KINDS], this.batchSize],
+    );
+    return rows.map((row) => ({ id: BigInt(row.id), kind: row.kind, payload: row.payload, message_id: row.message_id }));
+  }
+
+  private async writeBatch(rows: OutboxRow[]): Promise<void> {
+    const plans = await planBatch(this.lock.query.bind(this.lock), rows);
+    const writes = plans.filter((plan): plan is Extract<Planned, { status: "write" }> => plan.status === "write");
+    const paths = await this.files.apply(
+      writes.flatMap((plan) => plan.ops),
+      async (sha256) => {
+        const [blob] = await this.lock.query<{ data: Uint8Array }>("SELECT data FROM attachment_blobs WHERE sha256 = $1", [sha256]);
+        return blob?.data;
+      },
+    );
+    const ids = writes.map((plan) => plan.row.id);
+    await this.hooks.afterWrite?.(ids);
+    let sha: string | null = null;
+    if (writes.length > 0) {
+      // The last moment to find out the lock is gone before this commit becomes history.
+      await this.lock.query("SELECT 1");
+      await this.hooks.beforeCommit?.(ids);
+      sha = await this.repo.commit(paths, batchCommitMessage(writes.map((plan) => plan.part)));
+      await this.repo.push();
+      await this.hooks.afterCommit?.(sha, ids);
+    }
+    await this.mark(plans, sha);
+    if (sha) {
+      this.commits += 1;
+      this.lastCommit = { sha, ts: new Date() };
+    }
+    this.eventsWritten += writes.length;
+    for (const plan of plans) if (plan.status === "fail") console.error(`[archive] outbox event ${plan.row.id} cannot be written: ${plan.reason}`);
+  }
+
+  /** Marks the whole batch in one UPDATE: written rows with the commit, skipped and failed rows without one. */
+  private async mark(plans: Planned[], sha: string | null): Promise<void> {
+    await this.lock.query(
+      `UPDATE archive_outbox o SET processed_ts = now(), commit_sha = u.sha, last_error = u.error
+       FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, sha, error)
+       WHERE o.id = u.id AND o.processed_ts IS NULL`,
+      [
+        plans.map((plan) => plan.row.id.toString()),
+        plans.map((plan) => (plan.status === "write" ? sha : null)),
+        plans.map((plan) => (plan.status === "fail" ? plan.reason : null)),
+      ],
+    );
+  }
+
+  /** Stops after the batch under way (its commit and marks included), then gives the lock up. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.unsubscribe?.();
+    await this.current;
+    await this.lock.release();
+    this.role = "standby";
+    running.get(this.repo.dir)?.delete(this);
+    if (running.get(this.repo.dir)?.size === 0) running.delete(this.repo.dir);
+  }
+
+  /** This worker's part of the status (the pending figures come from the database: status.ts). */
+  state(): Pick<ArchiveStatus, "role" | "last_commit_sha" | "last_commit_ts" | "last_error" | "commits" | "events_written"> {
+    return {
+      role: this.stopping ? "disabled" : this.role === "writer" && this.lock.held() ? "writer" : "standby",
+      last_commit_sha: this.lastCommit?.sha ?? null,
+      last_commit_ts: this.lastCommit ? isoTs(this.lastCommit.ts) : null,
+      last_error: this.lastError,
+      commits: this.commits,
+      events_written: this.eventsWritten,
+    };
+  }
+}
+
+export function startArchiveWorker(options: ArchiveWorkerOptions): ArchiveWorker {
+  return new ArchiveWorker(options).start();
+}
