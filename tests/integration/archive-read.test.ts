@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentDir, attachmentPath, mailboxPath, messagePath, profilePath, threadPath } from "@/server/archive/layout";
 import { MAX_DIFF_BYTES, MAX_FILE_BYTES, openArchive, projectPath, readFileAt, resolveCommit } from "@/server/archive/read";
 import { batchCommitMessage, mailCommitPart, profileCommitPart } from "@/server/archive/render";
+import type { AnyOperation } from "@/server/operations/define";
 import { invoke } from "@/server/operations/invoke";
 import { whois } from "@/server/services/agents/queries";
 import { archiveCommit, archiveCommits, archiveFile } from "@/server/services/archive/operations";
@@ -64,7 +65,10 @@ async function markCommitted(messageId: number, sha: string) {
 
 const tools = { archiveCommits, archiveCommit, archiveFile };
 type Tool = keyof typeof tools;
-const call = (ctx: ServiceContext, tool: Tool, input: Record<string, unknown>) => invoke(tools[tool], ctx, input as never);
+type Result<T extends Tool> = Awaited<ReturnType<(typeof tools)[T]["handler"]>>;
+/** The tool as a caller would call it: the input is raw, so hostile values reach the checks. */
+const call = <T extends Tool>(ctx: ServiceContext, tool: T, input: Record<string, unknown>): Promise<Result<T>> =>
+  invoke(tools[tool] as AnyOperation, ctx, input) as Promise<Result<T>>;
 
 beforeAll(async () => {
   db = await openTestDatabase();

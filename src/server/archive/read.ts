@@ -389,11 +389,12 @@ async function sharedCommits(repo: ReadableArchive, slug: string, shas: string[]
 /**
  * Commits of the branch that touch any of `paths` (project paths checked by projectPath), newest
  * first, at most `limit` (1..MAX_COMMIT_PAGE); `before` continues after a page's next_cursor.
- * A branch with no commits yet is an empty page.
+ * A branch with no commits yet is an empty page. `markShared: false` skips finding which commits
+ * are shared (every `shared` is then false) for callers that do not show it.
  */
 export async function listCommits(
   repo: ReadableArchive,
-  options: { slug: string; paths: string[]; limit: number; before?: string },
+  options: { slug: string; paths: string[]; limit: number; before?: string; markShared?: boolean },
 ): Promise<CommitPage> {
   const limit = Math.max(1, Math.min(MAX_COMMIT_PAGE, Math.trunc(options.limit)));
   let start: string | null;
@@ -413,7 +414,7 @@ export async function listCommits(
   let commits = parseLog(result);
   if (options.before !== undefined && commits[0]?.sha === start) commits = commits.slice(1);
   const page = commits.slice(0, limit);
-  const shared = await sharedCommits(repo, options.slug, page.map((commit) => commit.sha));
+  const shared = options.markShared === false ? new Set<string>() : await sharedCommits(repo, options.slug, page.map((commit) => commit.sha));
   return {
     commits: page.map((commit) => ({ ...commit, shared: shared.has(commit.sha) })),
     next_cursor: commits.length > limit ? page[page.length - 1]!.sha : null,

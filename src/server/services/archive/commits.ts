@@ -48,6 +48,7 @@ export async function agentRecentCommits(ctx: ProjectContext, agentName: string,
       slug: ctx.project.slug,
       paths: [agentDir(ctx.project.slug, agentName)],
       limit: Math.max(1, Math.min(MAX_RECENT, limit)),
+      markShared: false,
     });
     return page.commits.map((commit) => ({ hexsha: commit.sha.slice(0, 12), summary: viewerSummary(commit.summary, agentName), authored_ts: commit.authored_ts }));
   } catch (error) {
