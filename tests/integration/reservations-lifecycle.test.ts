@@ -17,6 +17,7 @@ import {
   releaseFileReservations,
   renewFileReservations,
 } from "@/server/services/reservations/operations";
+import { forgetWorkspaceActivity } from "@/server/services/reservations/staleness";
 import { sweepFileReservations } from "@/server/services/reservations/sweep";
 import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
@@ -118,26 +119,41 @@ describe("filesystem and git activity, when human_key is a directory on the serv
     await reserve(b, ["src/*.py", "missing/**", "tool://deploy"]);
     await inactive(b);
     const byPattern = Object.fromEntries((await list()).map((row) => [row.path_pattern, row]));
+    // Recent files decide it: git is not asked.
     expect(byPattern["src/*.py"]).toMatchObject({
       stale: false,
-      stale_reasons: ["agent_inactive>1800s", "no_recent_mail_activity>900s", "filesystem_activity_recent", "no_recent_git_activity>900s"],
+      stale_reasons: ["agent_inactive>1800s", "no_recent_mail_activity>900s", "filesystem_activity_recent"],
+      last_git_activity_ts: null,
     });
-    expect(Date.parse(byPattern["src/*.py"]!.last_git_activity_ts!)).toBe(Math.floor(LONG_AGO.getTime() / 1000) * 1000);
     // The other two were stale (no files match one; the other names no files) and are gone.
     expect(Object.keys(byPattern)).toEqual(["src/*.py"]);
 
     utimesSync(path.join(dir, "src", "main.py"), LONG_AGO, LONG_AGO);
+    // Walks are reused for a few seconds; this test knows the file just changed.
+    forgetWorkspaceActivity();
     expect(await list()).toEqual([]);
   });
 
-  it("reports path_pattern_unmatched when no file matches", async () => {
+  it("reports path_pattern_unmatched when no file matches, and the old commit's time", async () => {
     const dir = workspace();
-    const { a, b, reserve, as, ctx } = await fresh(dir);
-    const { granted } = await reserve(b, ["nothing/**"]);
-    // The holder is active: not stale, and force-release refuses with the reasons.
+    const { a, b, reserve, as, ctx, inactive } = await fresh(dir);
+    const { granted } = await reserve(b, ["nothing/**", "src/**"]);
+    // While the holder is active, files and git cannot change the answer and are not looked at.
     const error = await errorOf(invoke(forceReleaseFileReservation, ctx, { ...as(a), file_reservation_id: granted[0]!.id }));
     expect(error.code).toBe("RESERVATION_ACTIVE");
-    expect(error.data).toEqual({ stale_reasons: ["agent_recently_active", "no_recent_mail_activity>900s", "path_pattern_unmatched"] });
+    expect(error.data).toEqual({ stale_reasons: ["agent_recently_active", "no_recent_mail_activity>900s"] });
+
+    await inactive(b);
+    utimesSync(path.join(dir, "src", "main.py"), LONG_AGO, LONG_AGO);
+    const force = (id: number) => invoke(forceReleaseFileReservation, ctx, { ...as(a), file_reservation_id: id, notify_previous: false });
+    const unmatched = await force(granted[0]!.id);
+    expect(unmatched.reservation).toMatchObject({
+      stale_reasons: ["agent_inactive>1800s", "no_recent_mail_activity>900s", "path_pattern_unmatched", "no_recent_git_activity>900s"],
+      last_git_activity_ts: null,
+    });
+    const old = await force(granted[1]!.id);
+    expect(old.reservation?.stale_reasons).toEqual(["agent_inactive>1800s", "no_recent_mail_activity>900s", "no_recent_filesystem_activity>900s", "no_recent_git_activity>900s"]);
+    expect(Date.parse(old.reservation!.last_git_activity_ts!)).toBe(Math.floor(LONG_AGO.getTime() / 1000) * 1000);
   });
 });
 

@@ -71,6 +71,14 @@ function compiledPattern(pattern: string): string[] | null {
   return segments;
 }
 
+/**
+ * The normalised pattern's segments as matching uses them (a name without a slash gets a leading
+ * `**`, a trailing slash becomes a trailing `**`), or null when it matches nothing.
+ */
+export function patternSegments(pattern: string): readonly string[] | null {
+  return compiledPattern(pattern);
+}
+
 /** Does `pattern` (gitignore syntax, normalised) match the path `path` (normalised, taken literally)? */
 export function patternMatchesPath(pattern: string, path: string): boolean {
   return matchWith(pattern, path, undefined);
