@@ -79,7 +79,7 @@ export const sendMessageInput = z.strictObject({
     .array(z.string().max(4096))
     .max(ATTACHMENTS_MAX_ITEMS, `at most ${ATTACHMENTS_MAX_ITEMS} attachments per message`)
     .nullish()
-    .describe("Files on the server inside the project's directory (human_key), absolute or relative to it."),
+    .describe("Server-side files inside the project's human_key directory."),
   convert_images: z.boolean().nullish().describe("Accepted for compatibility."),
   sender_token: senderToken,
   idempotency_key: idempotencyKey,
