@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import vm from "node:vm";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "@/server/db/client";
 import { AppError } from "@/server/errors";
@@ -15,6 +16,7 @@ import { replyMessageInput, sendMessageInput } from "@/server/schemas/messages";
 import type { ServiceContext } from "@/server/services/context";
 import { replyMessage } from "@/server/services/messages/reply";
 import { sendMessage } from "@/server/services/messages/send";
+import { CHROMIUM_PATH, launchChromium } from "../e2e/support/browser";
 import { serviceContext } from "../helpers/context";
 import { openTestDatabase } from "../helpers/database";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
@@ -384,6 +386,51 @@ describe("the viewer", () => {
     expect(page.search("silverhawk hello")).toContain(`#m-${ids.external}`);
     page.search("no-such-words-anywhere");
     expect(page.elements.status.textContent).toBe("0 matches");
+  });
+});
+
+// The real thing where Chromium is installed (CI installs it for the e2e tests): the page from
+// file://, its script allowed by its own CSP hash, no request but the page itself, no dialog.
+describe.skipIf(!existsSync(CHROMIUM_PATH))("the viewer in Chromium", () => {
+  it("runs under its CSP from file://, loads nothing else and shows hostile bodies as text", async () => {
+    const { out } = await exportTo("browser");
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const requests: string[] = [];
+      const problems: string[] = [];
+      page.on("request", (request) => requests.push(request.url()));
+      page.on("console", (message) => {
+        if (message.type() === "error" || message.type() === "warning") problems.push(message.text());
+      });
+      page.on("pageerror", (error) => problems.push(error.message));
+      page.on("dialog", (dialog) => {
+        problems.push(`dialog: ${dialog.message()}`);
+        void dialog.dismiss();
+      });
+      const url = pathToFileURL(path.join(out, "index.html")).href;
+      await page.goto(url);
+      expect(await page.textContent("#status")).toBe("3 threads, 4 messages");
+      expect(await page.locator("#list li").count()).toBe(3);
+
+      await page.evaluate((hash) => (location.hash = hash), `#m-${ids.reply}`);
+      const reply = page.locator(`#msg-${ids.reply}`);
+      await reply.waitFor();
+      expect(await reply.getAttribute("class")).toBe("focus");
+      const text = await reply.locator(".body").textContent();
+      expect(text).toContain('<script>alert("pwned")</script>');
+      expect(text).toContain("<img src=x onerror=alert(1)>");
+      expect(await page.locator("#view script, #view img, #view iframe").count()).toBe(0);
+      const hrefs = await reply.locator(".body a").evaluateAll((links) => links.map((link) => link.getAttribute("href")));
+      expect(hrefs).toEqual(["https://example.com/docs", "mailto:ops@example.com"]);
+
+      await page.fill("#search", "next door");
+      expect(await page.textContent("#status")).toBe("1 match");
+      expect(problems).toEqual([]);
+      expect(requests.map((request) => request.split("#")[0])).toEqual([url]);
+    } finally {
+      await browser.close();
+    }
   });
 });
 
