@@ -46,7 +46,8 @@ function codes(error: unknown, seen = new Set<unknown>()): string[] {
   return [...own, ...nested.flatMap((inner) => codes(inner, seen))];
 }
 
-export function describeFailure(error: unknown): string {
+/** The one-line explanation of a failure this module recognises, else undefined. */
+export function knownFailure(error: unknown): string | undefined {
   if (error instanceof AppError) return error.message;
   if (error instanceof Error && error.name === "DataDirLockedError") return error.message;
   if (error instanceof Error && error.message.startsWith("Invalid environment:")) {
@@ -58,6 +59,13 @@ export function describeFailure(error: unknown): string {
   if (database) return DATABASE_CODES[database]!;
   const file = found.find((code) => code in FILE_CODES);
   if (file) return `file system error: ${FILE_CODES[file]} (${file})`;
+  return undefined;
+}
+
+export function describeFailure(error: unknown): string {
+  const known = knownFailure(error);
+  if (known !== undefined) return known;
   const name = error instanceof Error ? error.name : typeof error;
-  return `unexpected error (${name}${found[0] ? ` ${found[0]}` : ""})`;
+  const code = codes(error)[0];
+  return `unexpected error (${name}${code ? ` ${code}` : ""})`;
 }
