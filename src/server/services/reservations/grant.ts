@@ -103,7 +103,7 @@ export async function grantReservations(ctx: AgentContext, input: FileReservatio
       if (replay) return replay;
     }
     const active = await activeReservations(db, ctx.project.id, now);
-    const conflicts = conflictsFor(active, ctx.agent.id, input.paths, input.exclusive);
+    const conflicts = await conflictsFor(active, ctx.agent.id, input.paths, input.exclusive);
     const refused = input.refuse_conflicts && conflicts.length > 0;
     if (!refused) assertWithinLimits(ctx, input.paths, active);
     const result: GrantResult = refused ? { granted: [], conflicts, refused: true } : { granted: await write(db, ctx, input, active, now), conflicts };
@@ -177,6 +177,6 @@ async function replayGrant(db: Db, agentId: number, key: string): Promise<GrantR
 export async function checkConflicts(ctx: AgentContext, input: CheckConflictsInput): Promise<{ conflicts: Conflict[]; would_conflict: boolean }> {
   assertPaths(input.paths);
   const active = await activeReservations(ctx.db, ctx.project.id, new Date());
-  const conflicts = conflictsFor(active, ctx.agent.id, input.paths, input.exclusive);
+  const conflicts = await conflictsFor(active, ctx.agent.id, input.paths, input.exclusive);
   return { conflicts, would_conflict: conflicts.length > 0 };
 }
