@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { conflictsFor, type ActiveReservation } from "@/server/services/reservations/conflicts";
 import { candidateConflicts, isVirtualPattern, matchSteps, normalizePattern, patternMatchesPath, patternsOverlap } from "@/server/services/reservations/match";
 
 // The matcher against Python's pathspec (gitwildmatch), which mcp_agent_mail uses: the table below
@@ -138,5 +139,20 @@ describe("the matcher's work is bounded by segments × parts", () => {
     const parts = path.split("/").length;
     expect(patternMatchesPath(pattern, path)).toBe(false);
     expect(matchSteps(pattern, path)).toBeLessThanOrEqual(4 * segments * (parts + 1));
+  });
+});
+
+describe("conflictsFor", () => {
+  const active: ActiveReservation[] = [
+    { id: 1, agentId: 1, agentName: "BlueLake", pathPattern: "src/**", exclusive: true, reason: "", expiresTs: new Date("2030-01-01T00:00:00Z") },
+  ];
+
+  it("lists the conflicting paths in order, and lets other work run between paths", async () => {
+    let ranBetween = false;
+    const pending = conflictsFor(active, 2, ["src/a.py", "docs/x.md", "src/b.py"], true);
+    setImmediate(() => (ranBetween = true));
+    const conflicts = await pending;
+    expect(conflicts.map((conflict) => conflict.path)).toEqual(["src/a.py", "src/b.py"]);
+    expect(ranBetween).toBe(true);
   });
 });
