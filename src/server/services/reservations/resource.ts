@@ -4,7 +4,10 @@ import { isoTs, isoTsOrNull } from "../format";
 import { releaseExpiredAndStale } from "./expire";
 import { reservationActivity } from "./staleness";
 
-/** Rows listed at most (the newest ones); active reservations of a project are far fewer. */
+/**
+ * Rows listed at most (the newest ones). A project may hold up to 10,000 active reservations
+ * (RESERVATIONS_PER_PROJECT_MAX, grant.ts), so with many the oldest are left out.
+ */
 const LIST_MAX = 1000;
 
 /** resource://file_reservations/{slug}: expired and stale ones are released first; oldest first. */

@@ -6,9 +6,10 @@ import { isoTs, isoTsOrNull } from "../format";
 
 // tooling/locks: upstream lists the archive's lock files. Mailroom has no archive locks; what can
 // hold things up here is (1) Postgres advisory locks in this database (migrations, build-slot
-// acquires; pg_locks, every instance's), (2) this process's lock on the embedded database's
-// folder, and (3) the periodic jobs every instance shares through scheduled_jobs. They are listed
-// in upstream's lock shape, with `category` advisory, data_dir or job.
+// acquires, file-reservation grants: classid 0x4652 = 18002, objid the project id; pg_locks,
+// every instance's), (2) this process's lock on the embedded database's folder, and (3) the
+// periodic jobs every instance shares through scheduled_jobs. They are listed in upstream's lock
+// shape, with `category` advisory, data_dir or job.
 
 const MAX_LOCKS = 200;
 /** A job more than this overdue suggests no instance runs jobs any more. */
