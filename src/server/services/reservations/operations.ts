@@ -58,7 +58,7 @@ export const releaseFileReservations = defineOperation({
 
 export const renewFileReservations = defineOperation({
   name: "renew_file_reservations",
-  description: "Extend your active reservations (all, or by id/pattern) to max(now, old) + max(60, extend_seconds).",
+  description: "Extend your active reservations (all, or by id/pattern) to max(now, old) + max(60, extend_seconds), at most 30 days from now.",
   input: renewInput,
   output: renewOutput,
   permission: "write",
