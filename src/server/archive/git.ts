@@ -18,7 +18,9 @@ const STALE_LOCKS = ["index.lock", "HEAD.lock", `refs/heads/${BRANCH}.lock`, "pa
 /** Paths per `git add` call, to stay far below the argument list limit. */
 const ADD_CHUNK = 500;
 // simple-git waits an extra 50 ms after a git process that wrote nothing at all, so the commands
-// of every batch (add, commit) are run in their talkative forms.
+// of every batch (add, commit) are run in their talkative forms. It also takes a non-zero exit
+// without any output on stderr for success: commands whose answer is only their exit code are
+// not used.
 /** How far back the trailers of earlier commits are read when repairing. */
 const REPAIR_COMMITS = 200;
 
@@ -172,13 +174,10 @@ export class ArchiveRepo {
     return { action: "reset", discarded };
   }
 
+  // Not `merge-base --is-ancestor`: its "no" is exit code 1 with no output, which simple-git
+  // reports as success.
   private async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
-    try {
-      await this.raw(["merge-base", "--is-ancestor", ancestor, descendant]);
-      return true;
-    } catch {
-      return false;
-    }
+    return (await this.raw(["merge-base", ancestor, descendant])).trim() === ancestor;
   }
 
   async push(): Promise<void> {

@@ -232,7 +232,7 @@ export class ArchiveWorker {
     await this.repo.ensure();
     await this.repo.repair();
     const synced = await this.repo.sync();
-    if (synced.discarded > 0) console.warn(`[archive] dropped ${synced.discarded} local commit(s) the remote did not take; their events are written again`);
+    if (synced.discarded > 0) console.warn(`[archive] the remote moved on: dropped ${synced.discarded} local commit(s) that never reached it (their events were never marked done)`);
     if (await this.repo.initialCommit()) await this.repo.push();
     await this.markFromTrailers();
     this.lastCommit = await this.repo.head();
