@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import { redactedDatabaseUrl } from "@/env";
+import { startArchiveWorker, type ArchiveWorker } from "./archive/worker";
 import { getDatabase, getEventBus, type Database } from "./db/client";
 import { flushAllToolMetrics } from "./services/tooling/metrics-recorder";
 import type { EventBus } from "./events/bus";
@@ -55,6 +56,8 @@ interface Opened {
 let opening: Promise<Opened> | undefined;
 /** Periodic jobs (auto-retire, reservation sweep), started once the database is open. */
 let jobRunner: JobRunner | undefined;
+/** The Git archive's writer (or standby, while another instance writes), when ARCHIVE_ENABLED. */
+let archiveWorker: ArchiveWorker | undefined;
 
 async function open(): Promise<Opened> {
   const opened: Opened = {};
@@ -75,20 +78,27 @@ async function open(): Promise<Opened> {
  */
 export async function openAtStartup(): Promise<boolean> {
   opening = open();
-  const { database, error } = await opening;
+  const { database, events, error } = await opening;
   if (error) console.error(`[mailroom] cannot open the database: ${(error as Error).message}`);
-  else if (database) jobRunner = startJobRunner(database.prisma, scheduledJobs(configFromEnv()));
+  else if (database) {
+    const config = configFromEnv();
+    jobRunner = startJobRunner(database.prisma, scheduledJobs(config));
+    // The archive never stops the server from starting: its failures show in health_check.
+    if (config.archive.enabled) archiveWorker = startArchiveWorker({ database, config: config.archive, events });
+  }
   return !error;
 }
 
 /**
- * Closes what openAtStartup opened, once it is done opening (a migration is not cut short): writes
- * the buffered tool-call metrics, closes the event bus, then the database; the embedded one writes its files out and releases its folder's lock.
+ * Closes what openAtStartup opened, once it is done opening (a migration is not cut short): lets
+ * the archive writer finish its batch (commit and marks), writes the buffered tool-call metrics,
+ * closes the event bus, then the database; the embedded one writes its files out and releases its folder's lock.
  */
 export async function closeAtShutdown(): Promise<void> {
   if (!opening) return;
   const { database, events } = await opening;
   await jobRunner?.stop();
+  await archiveWorker?.stop();
   await flushAllToolMetrics();
   await events?.close();
   await database?.close();
