@@ -258,8 +258,9 @@ export class ArchiveWorker {
 
   private async nextRows(): Promise<OutboxRow[]> {
     const rows = await this.lock.query<OutboxWire>(
-      `SELECT id::text AS id, kind, payload, message_id FROM archive_outbox
-       WHERE processed_ts IS NULL AND kind = ANY($1::text[]) ORDER BY id LIMIT $2`,
+      // o.id, not id: the bare name would sort by the text column of the same name.
+      `SELECT o.id::text AS id, o.kind, o.payload, o.message_id FROM archive_outbox o
+       WHERE o.processed_ts IS NULL AND o.kind = ANY($1::text[]) ORDER BY o.id LIMIT $2`,
       [[...OUTBOX_KINDS], this.batchSize],
     );
     return rows.map((row) => ({ id: BigInt(row.id), kind: row.kind, payload: row.payload, message_id: row.message_id }));
