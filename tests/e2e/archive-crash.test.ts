@@ -32,9 +32,9 @@ const children: Child[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
 
 function startChild(settings: Record<string, string>): Child {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...settings };
-  for (const key of Object.keys(env)) if (key.startsWith("VITEST") || key.startsWith("__VITEST")) delete env[key];
-  delete env.NODE_ENV;
+  // Vitest's own settings (NODE_ENV=test among them) stay out of the child.
+  const inherited = Object.entries(process.env).filter(([key]) => key !== "NODE_ENV" && !key.startsWith("VITEST") && !key.startsWith("__VITEST"));
+  const env = { ...Object.fromEntries(inherited), ...settings } as NodeJS.ProcessEnv;
   const child = spawn(process.execPath, ["--import", "tsx", CHILD], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
