@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { archiveCommands } from "./commands/archive";
 import { exportCommand } from "./commands/export";
 import { CommandFailure, commandHelp, EXIT, groupHelp, parseOptions, UsageError, wantsHelp, type Command, type CommandGroup, type Io } from "./command";
 import { describeFailure } from "./failure";
@@ -11,7 +12,7 @@ import { describeFailure } from "./failure";
 // they run, so --help and usage errors answer at once.
 
 const HELP_ONLY = new Set(["--help", "-h"]);
-const ENTRIES: ReadonlyArray<Command | CommandGroup> = [exportCommand];
+const ENTRIES: ReadonlyArray<Command | CommandGroup> = [exportCommand, archiveCommands];
 
 function isGroup(entry: Command | CommandGroup): entry is CommandGroup {
   return "commands" in entry;
