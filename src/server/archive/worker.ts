@@ -132,9 +132,9 @@ export class ArchiveWorker {
     return this;
   }
 
-  /** Runs the next step soon (new events); coalesces with one already due sooner. */
+  /** Runs the next step soon (new events); coalesces with one already due sooner. A standby keeps to its lock retries. */
   wake(): void {
-    if (this.stopping) return;
+    if (this.stopping || this.role !== "writer") return;
     if (this.current) this.woken = true;
     else this.schedule(this.wakeDelayMs);
   }
