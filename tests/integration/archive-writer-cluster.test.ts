@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync, renameSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
@@ -8,6 +9,7 @@ import { invoke } from "@/server/operations/invoke";
 import { sendMessageInput } from "@/server/schemas/messages";
 import type { ArchiveConfig, ServiceContext } from "@/server/services/context";
 import { sendMessage } from "@/server/services/messages/send";
+import { repoRoot } from "../e2e/support/app-server";
 import { archiveConfig, commits, git, removeDir, tempDir, trailerCounts, waitFor } from "../e2e/support/archive-git";
 import { openTestDatabase } from "../helpers/database";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
@@ -122,36 +124,90 @@ describe("one writer among several workers", () => {
     for (const id of await processedIds(since)) expect(counts.reduce((sum, map) => sum + (map.get(id) ?? 0), 0), `outbox id ${id}`).toBe(1);
   });
 
-  it.runIf(process.env.TEST_DATABASE_URL)("when the writer's connection dies, a standby takes over within seconds (Postgres)", async () => {
+  /** The backend pid holding the archive writer lock in this test's database, if any. */
+  async function lockHolder(admin: pg.Client): Promise<number | undefined> {
+    const { rows } = await admin.query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = 0 AND objsubid = 2 AND granted
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [ARCHIVE_LOCK_CLASS],
+    );
+    expect(rows.length).toBeLessThanOrEqual(1);
+    return rows[0]?.pid;
+  }
+
+  async function adminClient(): Promise<pg.Client> {
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    return admin;
+  }
+
+  it.runIf(process.env.TEST_DATABASE_URL)("when the writer's connection is cut, the lock is held again within seconds, by one writer (Postgres)", async () => {
     const { ctx, humanKey, agents, since } = await setup();
     const [dirA, dirB] = [path.join(scratch("a"), "repo"), path.join(scratch("b"), "repo")];
     const watch = commitWatch();
     const a = start(archiveConfig(dirA), { hooks: watch.hooks("a") });
     await waitFor("a to write", () => a.state().role === "writer");
-    const b = start(archiveConfig(dirB), { hooks: watch.hooks("b"), lockRetryMs: 1_000 });
+    const b = start(archiveConfig(dirB), { hooks: watch.hooks("b") });
     await send(ctx, humanKey, agents.GreenLake!, "BlueDog", "before");
     await drained();
 
-    // The lock's session ends as it does when its process is killed or its network goes.
-    const admin = new pg.Client({ connectionString: db.url });
-    await admin.connect();
+    // The lock's session ends as it does when its network goes.
+    const admin = await adminClient();
     try {
-      const { rows } = await admin.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = 0 AND objsubid = 2 AND granted
-         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, [ARCHIVE_LOCK_CLASS]);
-      expect(rows).toHaveLength(1);
-      await admin.query("SELECT pg_terminate_backend($1)", [rows[0]!.pid]);
+      const cut = (await lockHolder(admin))!;
+      await admin.query("SELECT pg_terminate_backend($1)", [cut]);
+      await waitFor("the lock to be held again", async () => {
+        const holder = await lockHolder(admin);
+        return holder !== undefined && holder !== cut;
+      }, 10_000);
     } finally {
       await admin.end();
     }
-    await waitFor("a to notice", () => a.state().role === "standby", 10_000);
-    // Whichever gets the lock next (b on its retry, or a again), someone writes within seconds.
-    await waitFor("a writer again", () => a.state().role === "writer" || b.state().role === "writer", 10_000);
-    expect([a.state().role, b.state().role].filter((role) => role === "writer")).toHaveLength(1);
+    await waitFor("one writer", () => [a.state().role, b.state().role].filter((role) => role === "writer").length === 1, 10_000);
     for (let index = 0; index < 10; index += 1) await send(ctx, humanKey, agents.GreenLake!, "BlueDog", `after ${index}`);
     await drained();
     expect(watch.most()).toBe(1);
     const counts = [trailerCounts(dirA), existsSync(dirB) ? trailerCounts(dirB) : new Map<bigint, number>()];
     for (const id of await processedIds(since)) expect(counts.reduce((sum, map) => sum + (map.get(id) ?? 0), 0), `outbox id ${id}`).toBe(1);
+  });
+
+  it.runIf(process.env.TEST_DATABASE_URL)("kill -9 of the writer's process: the standby takes over within seconds (Postgres)", async () => {
+    const { ctx, humanKey, agents, since } = await setup();
+    const [dirA, dirB] = [path.join(scratch("a"), "repo"), path.join(scratch("b"), "repo")];
+    const admin = await adminClient();
+    // The writer in a process of its own (the e2e crash tests' child), the standby here.
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "tests", "e2e", "support", "archive-worker-child.mts")], {
+      cwd: repoRoot,
+      env: { ...process.env, CHILD_DATABASE_URL: db.url!, CHILD_ARCHIVE_DIR: dirA },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      await waitFor("the child to hold the lock", async () => (await lockHolder(admin)) !== undefined, 60_000);
+      const b = start(archiveConfig(dirB), { lockRetryMs: 1_000 });
+      for (let index = 0; index < 10; index += 1) await send(ctx, humanKey, agents.GreenLake!, "BlueDog", `child ${index}`);
+      await drained();
+      expect(b.state().role).toBe("standby");
+      expect(existsSync(dirB)).toBe(false);
+
+      child.kill("SIGKILL");
+      await exited;
+      await waitFor("b to take over", () => b.state().role === "writer", 10_000);
+      for (let index = 0; index < 10; index += 1) await send(ctx, humanKey, agents.GreenLake!, "BlueDog", `standby ${index}`);
+      await drained();
+      const counts = [trailerCounts(dirA), trailerCounts(dirB)];
+      const ids = await processedIds(since);
+      for (const id of ids) expect(counts.reduce((sum, map) => sum + (map.get(id) ?? 0), 0), `outbox id ${id}`).toBe(1);
+      expect(ids.filter((id) => counts[1]!.has(id))).toHaveLength(10);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- child output ---\n${output}`);
+    } finally {
+      child.kill("SIGKILL");
+      await admin.end();
+    }
   });
 });
 
