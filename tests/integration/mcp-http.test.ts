@@ -6,6 +6,18 @@ import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { callError, callOk, connectMcp } from "../helpers/mcp-client";
 
+const ARCHIVE_DISABLED = {
+  enabled: false,
+  role: "disabled",
+  pending_events: expect.any(Number),
+  oldest_pending_age_seconds: expect.toBeOneOf([null, expect.any(Number)]),
+  last_commit_sha: null,
+  last_commit_ts: null,
+  last_error: null,
+  commits: 0,
+  events_written: 0,
+};
+
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 let server: TestServer;
 let client: Client;
@@ -131,7 +143,15 @@ describe("MCP over Streamable HTTP", () => {
 
   it("health_check echoes the configuration", async () => {
     const health = await callOk(client, "health_check", {});
-    expect(health).toEqual({ status: "ok", environment: "test", http_host: "127.0.0.1", http_port: 0, database_url: "test-database" });
+    expect(health).toEqual({
+      status: "ok",
+      environment: "test",
+      http_host: "127.0.0.1",
+      http_port: 0,
+      database_url: "test-database",
+      // The test server runs no archive worker: the outbox only grows (the writer's own tests cover the rest).
+      archive: ARCHIVE_DISABLED,
+    });
   });
 
   it("returns the same JSON as text content and as structuredContent", async () => {
@@ -488,6 +508,6 @@ describe("raw HTTP", () => {
   it("GET /api/ready is 200 ready after a database round trip", async () => {
     const response = await fetch(new URL("/api/ready", server.url));
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ready", database: db.kind });
+    expect(await response.json()).toEqual({ status: "ready", database: db.kind, archive: ARCHIVE_DISABLED });
   });
 });
