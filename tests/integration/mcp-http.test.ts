@@ -505,6 +505,19 @@ describe("raw HTTP", () => {
     expect(await response.json()).toEqual({ status: "ok", timestamp: expect.any(String) });
   });
 
+  it("GET /api/metrics gives the archive's backlog and role in the Prometheus text format", async () => {
+    const response = await fetch(new URL("/api/metrics", server.url));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+    const text = await response.text();
+    const pending = await db.prisma.archiveOutbox.count({ where: { processedTs: null } });
+    expect(text).toContain("# TYPE mailroom_archive_pending_events gauge\n");
+    expect(text).toContain(`\nmailroom_archive_pending_events ${pending}\n`);
+    expect(text).toContain('\nmailroom_archive_role{role="disabled"} 1\n');
+    expect(text).toContain('\nmailroom_archive_role{role="writer"} 0\n');
+    expect(text).toContain("\nmailroom_archive_error 0\n");
+  });
+
   it("GET /api/ready is 200 ready after a database round trip", async () => {
     const response = await fetch(new URL("/api/ready", server.url));
     expect(response.status).toBe(200);

@@ -11,6 +11,7 @@ import { isMalformedBody } from "@/server/api/trpc";
 import type { Actor } from "@/server/auth/actor";
 import { resolveActor as resolveRequestActor } from "@/server/auth/resolve-actor";
 import { archiveStatus } from "@/server/archive/status";
+import { archiveMetrics } from "@/server/archive/metrics";
 import type { Database } from "@/server/db/client";
 import type { EventBus } from "@/server/events/bus";
 import { mailEvents, type StreamEvent } from "@/server/services/messages/stream";
@@ -79,6 +80,20 @@ export function createHandlers(deps: HandlerDeps) {
         return json(503, { status: "unavailable", detail: "database unreachable" });
       }
       return json(200, { status: "ready", database: database.kind, archive: await archiveStatus(database.prisma, deps.config.archive) });
+    },
+
+    /** The archive's lag and errors in the Prometheus text format. */
+    async metrics(request: Request): Promise<Response> {
+      let ctx: ServiceContext;
+      try {
+        ctx = await context(request);
+      } catch (error) {
+        const appError = toAppError(error);
+        if (appError.code === "INTERNAL_ERROR") console.error("[metrics] context failed:", error);
+        return json(appError.httpStatus, { error: { type: appError.code, message: appError.message } });
+      }
+      const body = archiveMetrics(await archiveStatus(ctx.db, deps.config.archive));
+      return new Response(body, { status: 200, headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" } });
     },
 
     async mcp(request: Request): Promise<Response> {

@@ -6,7 +6,7 @@ import type { Handlers } from "./handlers";
 // Serving the framework-free handlers from node:http: the production server (server.mts) answers
 // the API this way, in front of Next, and the tests serve the same handlers without building Next.
 
-const API_PATHS = new Set(["/api/mcp", "/api/health", "/api/ready", "/api/events"]);
+const API_PATHS = new Set(["/api/mcp", "/api/health", "/api/ready", "/api/metrics", "/api/events"]);
 
 export function isApiPath(pathname: string): boolean {
   return API_PATHS.has(pathname) || pathname.startsWith("/api/trpc/") || pathname.startsWith(ATTACHMENTS_PATH);
@@ -19,6 +19,7 @@ export function apiRoute(handlers: Handlers, request: Request): Promise<Response
   if (pathname.startsWith("/api/trpc/")) return handlers.trpc(request);
   if (pathname === "/api/health") return handlers.health();
   if (pathname === "/api/ready") return handlers.ready();
+  if (pathname === "/api/metrics") return handlers.metrics(request);
   if (pathname === "/api/events") return handlers.events(request);
   if (pathname.startsWith(ATTACHMENTS_PATH)) return handlers.attachment(request);
   return new Response(JSON.stringify({ error: { type: "NOT_FOUND", message: `No route ${pathname}` } }), {
