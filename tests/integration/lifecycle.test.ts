@@ -89,6 +89,28 @@ describe("retire_agent and unretire_agent", () => {
   });
 });
 
+describe("the archive's profile.json follows lifecycle changes", () => {
+  it("retire, unretire and deregister each queue the agent's profile as it now stands; retiring again queues nothing", async () => {
+    const key = "/lifecycle/profile-events";
+    const { ctx, agents } = await projectWithAgents(db, key, ["GreenLake"]);
+    const profiles = async () =>
+      (await db.prisma.archiveOutbox.findMany({ where: { kind: "agent_profile", payload: { path: ["agent", "id"], equals: agents.GreenLake!.id } }, orderBy: { id: "asc" } })).map(
+        (row) => (row.payload as { agent: { retired_at?: string; task_description: string } }).agent,
+      );
+    const before = (await profiles()).length;
+    await invoke(retireAgent, ctx, { project_key: key, agent_name: "GreenLake" });
+    await invoke(retireAgent, ctx, { project_key: key, agent_name: "GreenLake" });
+    await invoke(unretireAgent, ctx, { project_key: key, agent_name: "GreenLake" });
+    await invoke(deregisterAgent, ctx, { project_key: key, agent_name: "GreenLake" });
+    const queued = (await profiles()).slice(before);
+    expect(queued.map((agent) => [typeof agent.retired_at, agent.task_description.startsWith("[DEREGISTERED at ")])).toEqual([
+      ["string", false],
+      ["undefined", false],
+      ["undefined", true],
+    ]);
+  });
+});
+
 describe("deregister_agent", () => {
   it("sets block_all and tags the task once; the agent no longer receives mail but can still send", async () => {
     const key = "/lifecycle/deregister";

@@ -11,8 +11,16 @@ import {
 } from "@/server/schemas/lifecycle";
 import { cleanUpAfterDelete } from "../attachments/store";
 import { withTransaction, type ProjectContext } from "../context";
+import type { Db } from "@/server/db/client";
+import { agentView } from "../agents/views";
 import { isoTs } from "../format";
 import { lifecycleTarget } from "./authorize";
+
+/** The agent's profile as it now stands, queued for the archive (profile.json) in the change's transaction. */
+async function queueProfile(db: Db, ctx: ProjectContext, agentId: number): Promise<void> {
+  const agent = await db.agent.findUniqueOrThrow({ where: { id: agentId } });
+  await db.archiveOutbox.create({ data: { projectId: ctx.project.id, kind: "agent_profile", payload: { project: ctx.project.slug, agent: { ...agentView(agent) } } } });
+}
 
 /** Longest stored task description (register_agent's bound). */
 const TASK_MAX = 2048;
@@ -38,7 +46,10 @@ export const retireAgent = defineOperation({
   async handler(ctx, input: AgentLifecycleInput) {
     const agent = await lifecycleTarget(ctx, input.agent_name, input.registration_token, "retire_agent");
     // The first retirement's time stays: retiring again changes nothing.
-    await ctx.db.agent.updateMany({ where: { id: agent.id, retiredAt: null }, data: { retiredAt: new Date() } });
+    await withTransaction(ctx, async ({ db }) => {
+      const { count } = await db.agent.updateMany({ where: { id: agent.id, retiredAt: null }, data: { retiredAt: new Date() } });
+      if (count) await queueProfile(db, ctx, agent.id);
+    });
     return { status: "retired" as const, agent_name: agent.name, project_key: ctx.project.humanKey };
   },
 });
@@ -55,7 +66,10 @@ export const unretireAgent = defineOperation({
   async handler(ctx, input: AgentLifecycleInput) {
     const agent = await lifecycleTarget(ctx, input.agent_name, input.registration_token, "unretire_agent");
     // Active from now: without the bump, auto-retire would take back a long-idle agent at once.
-    await ctx.db.agent.update({ where: { id: agent.id }, data: { retiredAt: null, lastActiveTs: new Date() } });
+    await withTransaction(ctx, async ({ db }) => {
+      await db.agent.update({ where: { id: agent.id }, data: { retiredAt: null, lastActiveTs: new Date() } });
+      await queueProfile(db, ctx, agent.id);
+    });
     return { status: "active" as const, agent_name: agent.name, project_key: ctx.project.humanKey };
   },
 });
@@ -76,12 +90,15 @@ export const deregisterAgent = defineOperation({
     const tag = `[DEREGISTERED at ${isoTs(now)}] `;
     // One statement: tagged once (deregistering again keeps the first tag instead of stacking
     // them), and block_all again in case the policy was changed since.
-    await ctx.db.$executeRaw`
-      UPDATE agents SET
-        contact_policy = 'block_all',
-        task_description = CASE WHEN deregistered_at IS NULL THEN left(${tag} || task_description, ${TASK_MAX}) ELSE task_description END,
-        deregistered_at = COALESCE(deregistered_at, ${now})
-      WHERE id = ${agent.id}`;
+    await withTransaction(ctx, async ({ db }) => {
+      await db.$executeRaw`
+        UPDATE agents SET
+          contact_policy = 'block_all',
+          task_description = CASE WHEN deregistered_at IS NULL THEN left(${tag} || task_description, ${TASK_MAX}) ELSE task_description END,
+          deregistered_at = COALESCE(deregistered_at, ${now})
+        WHERE id = ${agent.id}`;
+      await queueProfile(db, ctx, agent.id);
+    });
     return { status: "deregistered" as const, agent_name: agent.name, project_key: ctx.project.humanKey };
   },
 });
