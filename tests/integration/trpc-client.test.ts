@@ -40,6 +40,7 @@ describe("typed tRPC client", () => {
       http_host: "127.0.0.1",
       http_port: 0,
       database_url: "test-database",
+      archive: expect.objectContaining({ enabled: false, role: "disabled", pending_events: expect.any(Number) }),
     });
   });
 
