@@ -86,7 +86,8 @@ describe("one process per embedded database", () => {
     expect(readFileSync(lockPath, "utf8")).toBe(lock);
     const ready = await fetch(`${first.url}/api/ready`);
     expect(ready.status).toBe(200);
-    await expect(ready.json()).resolves.toEqual({ status: "ready", database: "pglite" });
+    // The first server also writes the archive (the second, refused, never got that far).
+    await expect(ready.json()).resolves.toMatchObject({ status: "ready", database: "pglite", archive: { enabled: true, role: "writer", last_error: null } });
     const check = await connectMcp(first.url);
     try {
       const again = await callOk<ProjectResult>(check, "ensure_project", { human_key: project.human_key });
