@@ -2,15 +2,16 @@ import { spawn } from "node:child_process";
 import { existsSync, renameSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARCHIVE_LOCK_CLASS } from "@/server/archive/lock";
-import { startArchiveWorker, type ArchiveWorker, type ArchiveWorkerOptions } from "@/server/archive/worker";
+import { type ArchiveWorkerOptions } from "@/server/archive/worker";
 import { invoke } from "@/server/operations/invoke";
 import { sendMessageInput } from "@/server/schemas/messages";
-import type { ArchiveConfig, ServiceContext } from "@/server/services/context";
+import type { ServiceContext } from "@/server/services/context";
 import { sendMessage } from "@/server/services/messages/send";
 import { repoRoot } from "../e2e/support/app-server";
-import { archiveConfig, commits, git, removeDir, tempDir, trailerCounts, waitFor } from "../e2e/support/archive-git";
+import { archiveConfig, commits, git, trailerCounts, waitFor } from "../e2e/support/archive-git";
+import { archiveWorkers } from "../helpers/archive-workers";
 import { openTestDatabase } from "../helpers/database";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
 
@@ -21,42 +22,15 @@ import { projectWithAgents, type TestAgent } from "../helpers/mail";
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 let counter = 0;
-const workers: ArchiveWorker[] = [];
-const dirs: string[] = [];
+const { start, stop, drained, scratch } = archiveWorkers(() => db);
 
 beforeAll(async () => {
   db = await openTestDatabase();
 });
 
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((worker) => worker.stop()));
-});
-
 afterAll(async () => {
   await db?.close();
-  for (const dir of dirs) removeDir(dir);
 });
-
-function scratch(name: string): string {
-  const dir = tempDir(name);
-  dirs.push(dir);
-  return dir;
-}
-
-function start(config: ArchiveConfig, options: Partial<ArchiveWorkerOptions> = {}): ArchiveWorker {
-  const worker = startArchiveWorker({ database: db, config, pollMs: 50, lockRetryMs: 100, retryMs: 50, ...options });
-  workers.push(worker);
-  return worker;
-}
-
-async function stop(worker: ArchiveWorker): Promise<void> {
-  workers.splice(workers.indexOf(worker), 1);
-  await worker.stop();
-}
-
-async function drained(): Promise<void> {
-  await waitFor("the outbox to drain", async () => (await db.prisma.archiveOutbox.count({ where: { processedTs: null } })) === 0);
-}
 
 /** Outbox rows of this test (after `since`) that were written to a commit. */
 async function processedIds(since: bigint): Promise<bigint[]> {

@@ -1,15 +1,15 @@
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { messagePath, profilePath, threadPath, mailboxPath } from "@/server/archive/layout";
 import { rebuildArchive, verifyArchive } from "@/server/archive/verify";
-import { startArchiveWorker, type ArchiveWorker } from "@/server/archive/worker";
 import { AppError } from "@/server/errors";
 import { invoke } from "@/server/operations/invoke";
 import { sendMessageInput } from "@/server/schemas/messages";
-import type { ArchiveConfig, ServiceContext } from "@/server/services/context";
+import type { ServiceContext } from "@/server/services/context";
 import { sendMessage } from "@/server/services/messages/send";
-import { archiveConfig, commits, git, removeDir, tempDir, waitFor } from "../e2e/support/archive-git";
+import { archiveConfig, commits, git, waitFor } from "../e2e/support/archive-git";
+import { archiveWorkers } from "../helpers/archive-workers";
 import { openTestDatabase } from "../helpers/database";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
 
@@ -18,35 +18,15 @@ import { projectWithAgents, type TestAgent } from "../helpers/mail";
 // back what is missing, once, without ever racing a running writer.
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
-const workers: ArchiveWorker[] = [];
-const dirs: string[] = [];
+const { workers, start, stopAll, drained, scratch } = archiveWorkers(() => db);
 
 beforeAll(async () => {
   db = await openTestDatabase();
 });
 
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((worker) => worker.stop()));
-});
-
 afterAll(async () => {
   await db?.close();
-  for (const dir of dirs) removeDir(dir);
 });
-
-function start(config: ArchiveConfig): ArchiveWorker {
-  const worker = startArchiveWorker({ database: db, config, pollMs: 50, lockRetryMs: 100, retryMs: 50 });
-  workers.push(worker);
-  return worker;
-}
-
-async function stopAll(): Promise<void> {
-  await Promise.all(workers.splice(0).map((worker) => worker.stop()));
-}
-
-async function drained(): Promise<void> {
-  await waitFor("the outbox to drain", async () => (await db.prisma.archiveOutbox.count({ where: { processedTs: null } })) === 0);
-}
 
 function send(ctx: ServiceContext, humanKey: string, from: TestAgent, subject: string, threadId?: string) {
   return invoke(sendMessage, ctx, sendMessageInput.parse({ project_key: humanKey, sender_name: from.name, sender_token: from.token, to: ["BlueDog"], subject, body_md: `${subject} body`, thread_id: threadId }));
@@ -63,8 +43,7 @@ async function appError(promise: Promise<unknown>): Promise<AppError> {
 
 describe("verify and rebuild", () => {
   it("report missing and orphan files and pending events; rebuild writes back exactly what is missing", async () => {
-    const dir = path.join(tempDir("verify"), "repo");
-    dirs.push(path.dirname(dir));
+    const dir = path.join(scratch("verify"), "repo");
     const config = archiveConfig(dir);
     const humanKey = "/archive-verify/one";
     const { ctx, project, agents } = await projectWithAgents(db, humanKey, ["GreenLake", "BlueDog"]);
@@ -146,8 +125,7 @@ describe("verify and rebuild", () => {
   });
 
   it("refuses to rebuild while a writer holds the archive, and names an unknown project", async () => {
-    const dir = path.join(tempDir("verify"), "repo");
-    dirs.push(path.dirname(dir));
+    const dir = path.join(scratch("verify"), "repo");
     const config = archiveConfig(dir);
     const worker = start(config);
     await waitFor("the writer", () => worker.state().role === "writer");
@@ -158,7 +136,7 @@ describe("verify and rebuild", () => {
 
     if (db.kind === "postgres") {
       // Another instance's writer (another folder, same database) holds the lock too.
-      start(archiveConfig(path.join(tempDir("verify-other"), "repo")));
+      start(archiveConfig(path.join(scratch("verify-other"), "repo")));
       await waitFor("the other writer", () => workers[0]!.state().role === "writer");
       expect((await appError(rebuildArchive(db.prisma, config))).code).toBe("CONFLICT");
       await stopAll();
@@ -170,13 +148,12 @@ describe("verify and rebuild", () => {
   });
 
   it("lists archive folders of projects the database no longer has, and reads an archive that does not exist yet as empty", async () => {
-    const empty = await verifyArchive(db.prisma, archiveConfig(path.join(tempDir("verify-none"), "missing")));
+    const empty = await verifyArchive(db.prisma, archiveConfig(path.join(scratch("verify-none"), "missing")));
     expect(empty.commit).toBeNull();
     expect(empty.unknown_projects).toEqual([]);
     expect(empty.projects.every((entry) => entry.files === 0)).toBe(true);
 
-    const dir = path.join(tempDir("verify"), "repo");
-    dirs.push(path.dirname(dir));
+    const dir = path.join(scratch("verify"), "repo");
     const config = archiveConfig(dir);
     const { project } = await projectWithAgents(db, "/archive-verify/doomed", ["GreenLake"]);
     start(config);

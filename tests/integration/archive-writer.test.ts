@@ -1,16 +1,16 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { messagePath, profilePath, projectDirName, reservationPath, threadPath, mailboxPath, attachmentPath } from "@/server/archive/layout";
 import { archiveStatus } from "@/server/archive/status";
-import { startArchiveWorker, type ArchiveWorker, type ArchiveWorkerOptions } from "@/server/archive/worker";
 import { invoke } from "@/server/operations/invoke";
 import { sendMessageInput, type SendMessageInput } from "@/server/schemas/messages";
-import type { ArchiveConfig, ServiceContext } from "@/server/services/context";
+import type { ServiceContext } from "@/server/services/context";
 import { sendMessage } from "@/server/services/messages/send";
 import { fileReservationPaths, releaseFileReservations } from "@/server/services/reservations/operations";
 import { healthCheck } from "@/server/services/system/health";
-import { archiveConfig, commits, git, removeDir, tempDir, trailerCounts, waitFor } from "../e2e/support/archive-git";
+import { archiveConfig, commits, git, removeDir, trailerCounts, waitFor } from "../e2e/support/archive-git";
+import { archiveWorkers } from "../helpers/archive-workers";
 import { openTestDatabase } from "../helpers/database";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
 
@@ -21,46 +21,18 @@ import { projectWithAgents, type TestAgent } from "../helpers/mail";
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 let counter = 0;
-const workers: ArchiveWorker[] = [];
-const dirs: string[] = [];
+const { workers, start, stop, drained, scratch } = archiveWorkers(() => db);
 
 beforeAll(async () => {
   db = await openTestDatabase();
 });
 
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((worker) => worker.stop()));
-});
-
 afterAll(async () => {
   await db?.close();
-  for (const dir of dirs) removeDir(dir);
 });
 
 function archiveDir(): string {
-  const dir = tempDir("archive");
-  dirs.push(dir);
-  return path.join(dir, "repo");
-}
-
-function start(config: ArchiveConfig, options: Partial<ArchiveWorkerOptions> = {}): ArchiveWorker {
-  const worker = startArchiveWorker({ database: db, config, pollMs: 50, lockRetryMs: 100, retryMs: 50, ...options });
-  workers.push(worker);
-  return worker;
-}
-
-async function stop(worker: ArchiveWorker): Promise<void> {
-  workers.splice(workers.indexOf(worker), 1);
-  await worker.stop();
-}
-
-async function pending(): Promise<number> {
-  return db.prisma.archiveOutbox.count({ where: { processedTs: null } });
-}
-
-/** Waits until every outbox row is processed. */
-async function drained(): Promise<void> {
-  await waitFor("the outbox to drain", async () => (await pending()) === 0);
+  return path.join(scratch("archive"), "repo");
 }
 
 /** Outbox ids not processed yet, in order. */
