@@ -13,6 +13,11 @@ export default defineConfig([
     },
   },
   {
+    // CommonJS on purpose: a worker thread can register tsx's require hook, not its ESM loader.
+    files: ["**/*.cjs"],
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
+  {
     // The environment is read in one place only (src/env.ts).
     files: ["src/**/*.{ts,tsx}"],
     ignores: ["src/env.ts"],

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { redactedDatabaseUrl } from "@/env";
-import { startArchiveWorker, type ArchiveWorker } from "./archive/worker";
+import { startArchiveThread } from "./archive/thread";
+import { startArchiveWorker, type ArchiveWriterHandle } from "./archive/worker";
 import { getDatabase, getEventBus, type Database } from "./db/client";
 import { flushAllToolMetrics } from "./services/tooling/metrics-recorder";
 import type { EventBus } from "./events/bus";
@@ -57,7 +58,7 @@ let opening: Promise<Opened> | undefined;
 /** Periodic jobs (auto-retire, reservation sweep), started once the database is open. */
 let jobRunner: JobRunner | undefined;
 /** The Git archive's writer (or standby, while another instance writes), when ARCHIVE_ENABLED. */
-let archiveWorker: ArchiveWorker | undefined;
+let archiveWorker: ArchiveWriterHandle | undefined;
 
 async function open(): Promise<Opened> {
   const opened: Opened = {};
@@ -84,7 +85,13 @@ export async function openAtStartup(): Promise<boolean> {
     const config = configFromEnv();
     jobRunner = startJobRunner(database.prisma, scheduledJobs(config));
     // The archive never stops the server from starting: its failures show in health_check.
-    if (config.archive.enabled) archiveWorker = startArchiveWorker({ database, config: config.archive, events });
+    // On Postgres the writer gets a thread of its own (thread.ts); PGlite cannot leave this thread.
+    if (config.archive.enabled) {
+      archiveWorker =
+        database.kind === "postgres" && database.url
+          ? startArchiveThread({ url: database.url, config: config.archive }, events)
+          : startArchiveWorker({ database, config: config.archive, events });
+    }
   }
   return !error;
 }

@@ -14,7 +14,9 @@ import { commits, git, tempDir, trailerCounts } from "./support/archive-git";
 
 const POSTGRES = process.env.E2E_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 const CHILD = path.join(repoRoot, "tests", "e2e", "support", "archive-startup-child.mts");
-const COUNT = 300;
+// More than two batches (500 events each): the first run stops in the middle of the backlog and
+// finishes the batch under way, which leaves the rest for the restart.
+const COUNT = 1_100;
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

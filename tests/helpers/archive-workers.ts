@@ -6,7 +6,7 @@ import { removeDir, tempDir, waitFor } from "../e2e/support/archive-git";
 
 /**
  * Archive workers for one test file, on its database: started quickly (short poll and retry
- * intervals), stopped after each test, their temporary folders removed after the file.
+ * intervals, no spacing of batches), stopped after each test, their temporary folders removed after the file.
  */
 export function archiveWorkers(database: () => Database) {
   const workers: ArchiveWorker[] = [];
@@ -28,7 +28,7 @@ export function archiveWorkers(database: () => Database) {
       return dir;
     },
     start(config: ArchiveConfig, options: Partial<ArchiveWorkerOptions> = {}): ArchiveWorker {
-      const worker = startArchiveWorker({ database: database(), config, pollMs: 50, lockRetryMs: 100, retryMs: 50, ...options });
+      const worker = startArchiveWorker({ database: database(), config, pollMs: 50, lockRetryMs: 100, retryMs: 50, batchIntervalMs: 0, ...options });
       workers.push(worker);
       return worker;
     },

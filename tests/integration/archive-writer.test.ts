@@ -278,6 +278,32 @@ describe("batching", () => {
     const rows = await db.prisma.archiveOutbox.findMany({ where: { id: { in: ids } }, orderBy: { id: "asc" } });
     expect(rows.map((row) => row.commitSha)).toEqual(added.flatMap((commit) => commit.ids.map(() => commit.sha)));
   });
+
+  it("spaces batches under a stream of mail, and goes on at once after a full batch", async () => {
+    const dir = archiveDir();
+    const { ctx, humanKey, agents } = await setup(["GreenLake", "BlueDog"]);
+    const starts: { at: number; size: number }[] = [];
+    const interval = 400;
+    start(archiveConfig(dir), { pollMs: 20, batchSize: 8, batchIntervalMs: interval, hooks: { afterWrite: (ids) => void starts.push({ at: Date.now(), size: ids.length }) } });
+    await drained();
+    starts.length = 0;
+    // A stream: a send every ~25 ms for about 1.5 s, far more often than the interval.
+    for (let index = 0; index < 60; index += 1) {
+      await send(ctx, humanKey, agents.GreenLake!, { to: ["BlueDog"], subject: `Stream ${index}` });
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await drained();
+    expect(starts.reduce((sum, batch) => sum + batch.size, 0)).toBe(60);
+    let full = 0;
+    for (let index = 1; index < starts.length; index += 1) {
+      const previous = starts[index - 1]!;
+      // Timers may fire a millisecond early; a batch after a full one is not held back.
+      if (previous.size === 8) full += 1;
+      else expect(starts[index]!.at - previous.at, `batch ${index} after ${previous.size} events`).toBeGreaterThanOrEqual(interval - 5);
+    }
+    expect(starts.length - 1 - full).toBeGreaterThanOrEqual(2);
+    expect(full).toBeGreaterThanOrEqual(1);
+  });
 });
 
 describe("crash safety", () => {

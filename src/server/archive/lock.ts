@@ -127,7 +127,10 @@ class PGliteWriterLock implements WriterLock {
   }
 }
 
-export function createWriterLock(database: Database): WriterLock {
+/** What the lock needs of the database: a Postgres URL to open its own session, or the PGlite instance. */
+export type WriterDatabase = Pick<Database, "kind" | "url" | "pglite">;
+
+export function createWriterLock(database: WriterDatabase): WriterLock {
   if (database.kind === "pglite") {
     if (!database.pglite) throw new Error("An embedded database without its PGlite instance");
     return new PGliteWriterLock(database.pglite);

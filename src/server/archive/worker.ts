@@ -1,4 +1,3 @@
-import type { Database } from "@/server/db/client";
 import type { EventBus } from "@/server/events/bus";
 import type { ArchiveConfig } from "@/server/services/context";
 import { isoTs } from "@/server/services/format";
@@ -6,7 +5,7 @@ import { describeArchiveError } from "./errors";
 import { OUTBOX_KINDS, planBatch, type OutboxRow, type Planned } from "./events";
 import { ArchiveWriter } from "./files";
 import { ArchiveRepo } from "./git";
-import { createWriterLock, LockLostError, type WriterLock } from "./lock";
+import { createWriterLock, LockLostError, type WriterDatabase, type WriterLock } from "./lock";
 import { batchCommitMessage } from "./render";
 
 // The archive writer: turns archive_outbox rows into files and commits, one batch at a time, on
@@ -22,9 +21,16 @@ import { batchCommitMessage } from "./render";
 
 const POLL_MS = 1_000;
 const LOCK_RETRY_MS = 1_500;
-const BATCH_SIZE = 250;
+const BATCH_SIZE = 500;
 /** After a wake-up, how long to let more events arrive so that they share the commit. */
 const WAKE_DELAY_MS = 20;
+/**
+ * Under a steady stream of mail, a batch starts no sooner than this after the previous one began
+ * (after a full batch, a backlog, the next goes on at once): a commit's cost is mostly the trees it
+ * rewrites, whatever the number of events, so fewer, larger commits cost the machine less. A
+ * quiet archive still commits a lone message within WAKE_DELAY_MS.
+ */
+const BATCH_INTERVAL_MS = 3_000;
 /** The first retry after a failure; each further failure doubles it, up to BACKOFF_MAX_MS. */
 const RETRY_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
@@ -56,8 +62,17 @@ export interface StageHooks {
   afterCommit?(sha: string, ids: readonly bigint[]): void | Promise<void>;
 }
 
+/** What a worker reports of itself (the backlog figures come from the database: status.ts). */
+export type WriterState = Pick<ArchiveStatus, "role" | "last_commit_sha" | "last_commit_ts" | "last_error" | "commits" | "events_written">;
+
+/** A writer as health_check, /api/ready and the rebuild see it: in this thread (ArchiveWorker) or in one of its own (thread.ts). */
+export interface ArchiveWriterHandle {
+  state(): WriterState;
+  stop(): Promise<void>;
+}
+
 export interface ArchiveWorkerOptions {
-  database: Database;
+  database: WriterDatabase;
   config: ArchiveConfig;
   /** Wake-ups on new mail and reservation changes, for low lag; polling covers everything else. */
   events?: EventBus;
@@ -65,9 +80,12 @@ export interface ArchiveWorkerOptions {
   lockRetryMs?: number;
   batchSize?: number;
   wakeDelayMs?: number;
+  batchIntervalMs?: number;
   /** The first retry's delay after a failure (doubling up to 30 s). */
   retryMs?: number;
   hooks?: StageHooks;
+  /** Called with the worker's state after each turn and once stopped (a thread reports it to its parent). */
+  onState?(state: WriterState): void;
 }
 
 interface OutboxWire {
@@ -78,14 +96,25 @@ interface OutboxWire {
 }
 
 
-// The workers of this process by archive folder, for health_check and /api/ready.
-const running = new Map<string, Set<ArchiveWorker>>();
+// The writers of this process by archive folder, for health_check and /api/ready.
+const running = new Map<string, Set<ArchiveWriterHandle>>();
 
-export function workersFor(dir: string): ArchiveWorker[] {
+export function workersFor(dir: string): ArchiveWriterHandle[] {
   return [...(running.get(dir) ?? [])];
 }
 
-export class ArchiveWorker {
+export function registerWriter(dir: string, writer: ArchiveWriterHandle): void {
+  const set = running.get(dir) ?? new Set();
+  set.add(writer);
+  running.set(dir, set);
+}
+
+export function unregisterWriter(dir: string, writer: ArchiveWriterHandle): void {
+  running.get(dir)?.delete(writer);
+  if (running.get(dir)?.size === 0) running.delete(dir);
+}
+
+export class ArchiveWorker implements ArchiveWriterHandle {
   readonly repo: ArchiveRepo;
   private readonly lock: WriterLock;
   private readonly files: ArchiveWriter;
@@ -93,6 +122,8 @@ export class ArchiveWorker {
   private readonly lockRetryMs: number;
   private readonly batchSize: number;
   private readonly wakeDelayMs: number;
+  private readonly batchIntervalMs: number;
+  private lastBatchAt = 0;
   private readonly retryMs: number;
   private readonly hooks: StageHooks;
   private unsubscribe: (() => void) | undefined;
@@ -117,14 +148,13 @@ export class ArchiveWorker {
     this.lockRetryMs = options.lockRetryMs ?? LOCK_RETRY_MS;
     this.batchSize = options.batchSize ?? BATCH_SIZE;
     this.wakeDelayMs = options.wakeDelayMs ?? WAKE_DELAY_MS;
+    this.batchIntervalMs = options.batchIntervalMs ?? BATCH_INTERVAL_MS;
     this.retryMs = options.retryMs ?? RETRY_MS;
     this.hooks = options.hooks ?? {};
   }
 
   start(): this {
-    const set = running.get(this.repo.dir) ?? new Set();
-    set.add(this);
-    running.set(this.repo.dir, set);
+    registerWriter(this.repo.dir, this);
     this.unsubscribe = this.options.events?.subscribe((event) => {
       if (event.type === "message" || event.type === "reservation") this.wake();
     });
@@ -136,7 +166,11 @@ export class ArchiveWorker {
   wake(): void {
     if (this.stopping || this.role !== "writer") return;
     if (this.current) this.woken = true;
-    else this.schedule(this.wakeDelayMs);
+    else this.schedule(this.wakeDelay());
+  }
+
+  private wakeDelay(): number {
+    return Math.max(this.wakeDelayMs, this.lastBatchAt + this.batchIntervalMs - Date.now());
   }
 
   private schedule(delay: number): void {
@@ -151,9 +185,10 @@ export class ArchiveWorker {
       this.current = this.step()
         .then((next) => {
           this.current = undefined;
+          this.options.onState?.(this.state());
           const woken = this.woken;
           this.woken = false;
-          this.schedule(woken ? Math.min(next, this.wakeDelayMs) : next);
+          this.schedule(next === 0 ? 0 : Math.max(woken ? Math.min(next, this.wakeDelayMs) : next, this.lastBatchAt + this.batchIntervalMs - Date.now()));
         })
         .catch((error: unknown) => {
           // step() handles its own failures; this is a bug, logged, and the loop goes on.
@@ -178,6 +213,7 @@ export class ArchiveWorker {
         return this.lockRetryMs;
       }
       this.role = "writer";
+      this.options.onState?.(this.state());
       this.needsRepair = true;
       console.log("[archive] this instance is the archive writer");
     }
@@ -267,6 +303,7 @@ export class ArchiveWorker {
   }
 
   private async writeBatch(rows: OutboxRow[]): Promise<void> {
+    this.lastBatchAt = Date.now();
     const plans = await planBatch(this.lock.query.bind(this.lock), rows);
     const writes = plans.filter((plan): plan is Extract<Planned, { status: "write" }> => plan.status === "write");
     const paths = await this.files.apply(
@@ -285,14 +322,15 @@ export class ArchiveWorker {
       await this.hooks.beforeCommit?.(ids);
       sha = await this.repo.commit(paths, batchCommitMessage(writes.map((plan) => plan.part)));
       await this.repo.push();
+      this.commits += 1;
+      this.eventsWritten += writes.length;
+      this.lastCommit = { sha, ts: new Date() };
+      // Reported before the rows are marked: whoever sees the backlog empty already has this
+      // state from a writer thread (a message from it can trail the database otherwise).
+      this.options.onState?.(this.state());
       await this.hooks.afterCommit?.(sha, ids);
     }
     await this.mark(plans, sha);
-    if (sha) {
-      this.commits += 1;
-      this.lastCommit = { sha, ts: new Date() };
-    }
-    this.eventsWritten += writes.length;
     for (const plan of plans) if (plan.status === "fail") console.error(`[archive] outbox event ${plan.row.id} cannot be written: ${plan.reason}`);
   }
 
@@ -319,12 +357,11 @@ export class ArchiveWorker {
     await this.current;
     await this.lock.release();
     this.role = "standby";
-    running.get(this.repo.dir)?.delete(this);
-    if (running.get(this.repo.dir)?.size === 0) running.delete(this.repo.dir);
+    unregisterWriter(this.repo.dir, this);
+    this.options.onState?.(this.state());
   }
 
-  /** This worker's part of the status (the pending figures come from the database: status.ts). */
-  state(): Pick<ArchiveStatus, "role" | "last_commit_sha" | "last_commit_ts" | "last_error" | "commits" | "events_written"> {
+  state(): WriterState {
     return {
       role: this.stopping ? "disabled" : this.role === "writer" && this.lock.held() ? "writer" : "standby",
       last_commit_sha: this.lastCommit?.sha ?? null,

@@ -6,7 +6,7 @@
 //                     with ARCHIVE_ENABLED=false, this leaves a backlog for the next run)
 //   CHILD_MODE=first  shut down as soon as the worker has made its first commit: in the middle of
 //                     the backlog, with the next batch under way
-//   CHILD_MODE=drain  wait until the backlog is written, then shut down
+//   CHILD_MODE=drain  wait until the writer holds the lock and the backlog is written, then shut down
 //   CHILD_MODE=status report and shut down at once
 //
 // Prints one JSON line: {"ready": <GET /api/ready body>, "health": <health_check result>}.
@@ -26,7 +26,7 @@ const env = process.env;
 if (!(await openAtStartup())) process.exit(1);
 const database = await getDatabase();
 const ctx = { db: database.prisma, actor: LOCAL_OPERATOR, config: configFromEnv() };
-const ready = async () => (await handlers.ready()).json() as Promise<{ archive: { pending_events: number; commits: number } }>;
+const ready = async () => (await handlers.ready()).json() as Promise<{ archive: { pending_events: number; commits: number; role: string } }>;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 if (env.CHILD_MODE === "seed") {
@@ -48,7 +48,8 @@ if (env.CHILD_MODE === "seed") {
   // A full first batch is followed at once by the next one: let it begin, so the stop finds it under way.
   await sleep(20);
 } else if (env.CHILD_MODE === "drain") {
-  while ((await ready()).archive.pending_events > 0) await sleep(50);
+  // The writer (a thread of its own on Postgres) may not hold the lock yet when the server is up.
+  for (let report = await ready(); report.archive.pending_events > 0 || report.archive.role !== "writer"; report = await ready()) await sleep(50);
 }
 const report = { ready: await ready(), health: await invoke(healthCheck, ctx, {}) };
 await closeAtShutdown();

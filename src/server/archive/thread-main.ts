@@ -1,0 +1,44 @@
+import { readlinkSync } from "node:fs";
+import os from "node:os";
+import { parentPort, workerData } from "node:worker_threads";
+import type { FromThread, ThreadData, ToThread } from "./thread";
+import { ArchiveWorker } from "./worker";
+
+// Inside the archive writer thread (thread.ts): one ArchiveWorker on its own Postgres session,
+// woken by the parent, reporting its state after each turn, stopped by the parent's "stop".
+
+if (!parentPort) throw new Error("thread-main runs in the archive writer thread only");
+const port = parentPort;
+const { url, config } = workerData as ThreadData;
+
+/**
+ * On Linux a thread has a priority of its own: this one yields the CPU to the threads serving
+ * requests (nice 10, like its git processes), so that on a busy machine the archive lags, not mail.
+ */
+function lowerThreadPriority(): void {
+  if (process.platform !== "linux") return;
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, 10);
+  } catch (error) {
+    console.warn(`[archive] the writer thread keeps its priority: ${(error as Error).message}`);
+  }
+}
+
+lowerThreadPriority();
+
+const worker = new ArchiveWorker({
+  database: { kind: "postgres", url },
+  config,
+  onState: (state) => port.postMessage({ type: "state", state } satisfies FromThread),
+}).start();
+
+port.on("message", (message: ToThread) => {
+  if (message.type === "wake") worker.wake();
+  else if (message.type === "stop") {
+    void worker.stop().then(() => {
+      port.postMessage({ type: "stopped", state: worker.state() } satisfies FromThread);
+      port.close();
+    });
+  }
+});
