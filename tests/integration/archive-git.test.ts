@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { ArchiveRepo } from "@/server/archive/git";
@@ -57,6 +57,25 @@ describe("ArchiveRepo.commit", () => {
     const second = await repo.commit([file], "agent: profile X\n\nMailroom-Outbox: 7\n");
     expect(sh(dir, "rev-parse", `${second}^`)).toBe(first);
     expect(sh(dir, "rev-parse", `${second}^{tree}`)).toBe(sh(dir, "rev-parse", `${first}^{tree}`));
+  });
+
+  it("maintain() packs the loose objects the commits leave once git finds them many", async () => {
+    const { repo, dir } = await freshRepo();
+    // gc --auto estimates the loose objects from one fan-out folder (objects/17): with gc.auto=1
+    // two objects there are "many". Commit until there are.
+    sh(dir, "config", "gc.auto", "1");
+    const sample = path.join(dir, ".git", "objects", "17");
+    let index = 0;
+    while ((existsSync(sample) ? readdirSync(sample).length : 0) < 2) {
+      await repo.commit([put(dir, `projects/p/messages/m${index}.md`, `message ${index}\n`)], `mail ${index}\n`);
+      index += 1;
+    }
+    const loose = () => Number(/^count: (\d+)$/m.exec(sh(dir, "count-objects", "-v"))![1]);
+    expect(loose()).toBeGreaterThan(2);
+    await repo.maintain();
+    expect(loose()).toBe(0);
+    expect(sh(dir, "rev-list", "--count", "HEAD")).toBe(String(index + 1));
+    expect(sh(dir, "status", "--porcelain")).toBe("");
   });
 
   it("fails the batch when HEAD moved after it read it, and leaves the other commit in place", async () => {

@@ -279,6 +279,36 @@ describe("batching", () => {
     expect(rows.map((row) => row.commitSha)).toEqual(added.flatMap((commit) => commit.ids.map(() => commit.sha)));
   });
 
+  it("waits while the server is busy, up to the lag allowed", async () => {
+    const dir = archiveDir();
+    const { ctx, humanKey, agents } = await setup(["GreenLake", "BlueDog"]);
+    let busy = false;
+    const written: { at: number; ids: readonly bigint[] }[] = [];
+    const options = { pollMs: 20, busy: () => busy, hooks: { afterWrite: (ids: readonly bigint[]) => void written.push({ at: Date.now(), ids }) } };
+    const first = start(archiveConfig(dir), { ...options, maxDeferMs: 60_000 });
+    await drained();
+
+    busy = true;
+    await send(ctx, humanKey, agents.GreenLake!, { to: ["BlueDog"], subject: "While busy" });
+    const [held] = await pendingIds();
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(await pendingIds()).toEqual([held]);
+    busy = false;
+    await drained();
+    expect(written.at(-1)!.ids).toEqual([held]);
+    await stop(first);
+
+    // Busy for good: the writer still goes on once the oldest event is maxDeferMs old.
+    busy = true;
+    start(archiveConfig(dir), { ...options, maxDeferMs: 600 });
+    const sentAt = Date.now();
+    await send(ctx, humanKey, agents.GreenLake!, { to: ["BlueDog"], subject: "Busy for good" });
+    const [late] = await pendingIds();
+    await drained();
+    const batch = written.find((entry) => entry.ids.includes(late!));
+    expect(batch!.at - sentAt).toBeGreaterThanOrEqual(600 - 50);
+  });
+
   it("spaces batches under a stream of mail, and goes on at once after a full batch", async () => {
     const dir = archiveDir();
     const { ctx, humanKey, agents } = await setup(["GreenLake", "BlueDog"]);

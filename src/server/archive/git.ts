@@ -232,6 +232,14 @@ export class ArchiveRepo {
     return sha;
   }
 
+  /**
+   * Packs loose objects when there are many (`git gc --auto`): commits by plumbing never trigger
+   * it the way `git commit` did, and each batch leaves a loose object per new blob and tree.
+   */
+  async maintain(): Promise<void> {
+    await this.raw(["gc", "--auto", "--quiet"]);
+  }
+
   /** Repository-relative paths of the files under `prefix` in the last commit (none without one). */
   async committedFiles(prefix: string): Promise<string[]> {
     if (!(await this.revision("HEAD"))) return [];

@@ -27,14 +27,19 @@ function lowerThreadPriority(): void {
 
 lowerThreadPriority();
 
+/** The parent's word on whether it is busy serving requests (thread.ts measures it). */
+let busy = false;
+
 const worker = new ArchiveWorker({
   database: { kind: "postgres", url },
   config,
+  busy: () => busy,
   onState: (state) => port.postMessage({ type: "state", state } satisfies FromThread),
 }).start();
 
 port.on("message", (message: ToThread) => {
   if (message.type === "wake") worker.wake();
+  else if (message.type === "busy") busy = message.busy;
   else if (message.type === "stop") {
     void worker.stop().then(() => {
       port.postMessage({ type: "stopped", state: worker.state() } satisfies FromThread);

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import type { EventBus } from "@/server/events/bus";
 import type { ArchiveConfig } from "@/server/services/context";
@@ -12,8 +13,9 @@ import { registerWriter, unregisterWriter, type ArchiveWriterHandle, type Writer
 // PGlite belongs to the thread that opened it: with the embedded database the writer stays in
 // the serving thread (startup.ts).
 //
-// The parent forwards wake-ups (new mail, reservation changes) and keeps the state the thread
-// reports after each turn, for health_check and /api/ready. A thread that dies is started again:
+// The parent forwards wake-ups (new mail, reservation changes) and whether it is busy serving
+// (its event loop's utilisation: the writer then defers its batches, up to 30 s of lag), and keeps
+// the state the thread reports after each turn, for health_check and /api/ready. A thread that dies is started again:
 // its lock went with its connection, and its half-done batch is repaired like any crash's.
 
 /** Plain JavaScript: it registers tsx in the thread before loading the TypeScript writer. */
@@ -21,13 +23,19 @@ const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), "thread-en
 const RESTART_MS = 1_500;
 /** How long a stop waits for the batch under way before the thread is ended (a crash the next writer repairs). */
 const STOP_WAIT_MS = 120_000;
+/**
+ * The serving thread counts as busy while its event loop was working at least this share of the
+ * last LOAD_SAMPLE_MS; the writer then defers its batches (worker.ts, up to 30 s of lag).
+ */
+const BUSY_UTILIZATION = 0.5;
+const LOAD_SAMPLE_MS = 250;
 
 export interface ThreadData {
   url: string;
   config: ArchiveConfig;
 }
 
-export type ToThread = { type: "wake" } | { type: "stop" };
+export type ToThread = { type: "wake" } | { type: "busy"; busy: boolean } | { type: "stop" };
 export type FromThread = { type: "state"; state: WriterState } | { type: "stopped"; state: WriterState };
 
 const STARTING: WriterState = { role: "standby", last_commit_sha: null, last_commit_ts: null, last_error: null, commits: 0, events_written: 0 };
@@ -41,6 +49,8 @@ export class ArchiveThread implements ArchiveWriterHandle {
   private stopping = false;
   private wakePending = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  private loadTimer: NodeJS.Timeout | undefined;
+  private busy = false;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -57,12 +67,28 @@ export class ArchiveThread implements ArchiveWriterHandle {
       if (event.type === "message" || event.type === "reservation") this.wake();
     });
     this.spawn();
+    this.watchLoad();
     return this;
+  }
+
+  /** Tells the thread when this (serving) thread turns busy or idle, measured by its event loop utilisation. */
+  private watchLoad(): void {
+    let previous = performance.eventLoopUtilization();
+    this.loadTimer = setInterval(() => {
+      const current = performance.eventLoopUtilization();
+      const busy = performance.eventLoopUtilization(current, previous).utilization >= BUSY_UTILIZATION;
+      previous = current;
+      if (busy === this.busy) return;
+      this.busy = busy;
+      this.worker?.postMessage({ type: "busy", busy } satisfies ToThread);
+    }, LOAD_SAMPLE_MS);
+    this.loadTimer.unref();
   }
 
   private spawn(): void {
     const worker = new Worker(this.entry, { workerData: this.data satisfies ThreadData, name: "archive-writer" });
     this.worker = worker;
+    if (this.busy) worker.postMessage({ type: "busy", busy: true } satisfies ToThread);
     worker.on("message", (message: FromThread) => {
       this.last = message.state;
     });
@@ -107,6 +133,7 @@ export class ArchiveThread implements ArchiveWriterHandle {
     this.stopping = true;
     this.unsubscribe?.();
     clearTimeout(this.restartTimer);
+    clearInterval(this.loadTimer);
     const worker = this.worker;
     if (worker) {
       const stopped = new Promise<void>((resolve) => {

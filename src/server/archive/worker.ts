@@ -31,6 +31,16 @@ const WAKE_DELAY_MS = 20;
  * quiet archive still commits a lone message within WAKE_DELAY_MS.
  */
 const BATCH_INTERVAL_MS = 3_000;
+/**
+ * While the server is busy serving requests (options.busy), batches wait, up to this much lag:
+ * the archive's work (files, git, its queries) then comes after the burst, not out of it. Under
+ * a load that never ends the writer goes on at this lag.
+ */
+const MAX_DEFER_MS = 30_000;
+/** How often a deferring writer looks again. */
+const DEFER_CHECK_MS = 250;
+/** Commits between two `git gc --auto` (git.ts maintain()). */
+const MAINTENANCE_EVERY = 50;
 /** The first retry after a failure; each further failure doubles it, up to BACKOFF_MAX_MS. */
 const RETRY_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
@@ -81,6 +91,11 @@ export interface ArchiveWorkerOptions {
   batchSize?: number;
   wakeDelayMs?: number;
   batchIntervalMs?: number;
+  /** Whether the server is busy serving requests right now; while it is, batches wait (up to maxDeferMs of lag). */
+  busy?: () => boolean;
+  maxDeferMs?: number;
+  /** Commits between two `git gc --auto`. */
+  maintenanceEvery?: number;
   /** The first retry's delay after a failure (doubling up to 30 s). */
   retryMs?: number;
   hooks?: StageHooks;
@@ -124,6 +139,9 @@ export class ArchiveWorker implements ArchiveWriterHandle {
   private readonly wakeDelayMs: number;
   private readonly batchIntervalMs: number;
   private lastBatchAt = 0;
+  private readonly maxDeferMs: number;
+  /** A deferring writer's next look; wake-ups before it are not worth a query. */
+  private deferredUntil = 0;
   private readonly retryMs: number;
   private readonly hooks: StageHooks;
   private unsubscribe: (() => void) | undefined;
@@ -149,6 +167,7 @@ export class ArchiveWorker implements ArchiveWriterHandle {
     this.batchSize = options.batchSize ?? BATCH_SIZE;
     this.wakeDelayMs = options.wakeDelayMs ?? WAKE_DELAY_MS;
     this.batchIntervalMs = options.batchIntervalMs ?? BATCH_INTERVAL_MS;
+    this.maxDeferMs = options.maxDeferMs ?? MAX_DEFER_MS;
     this.retryMs = options.retryMs ?? RETRY_MS;
     this.hooks = options.hooks ?? {};
   }
@@ -170,7 +189,7 @@ export class ArchiveWorker implements ArchiveWriterHandle {
   }
 
   private wakeDelay(): number {
-    return Math.max(this.wakeDelayMs, this.lastBatchAt + this.batchIntervalMs - Date.now());
+    return Math.max(this.wakeDelayMs, this.lastBatchAt + this.batchIntervalMs - Date.now(), this.deferredUntil - Date.now());
   }
 
   private schedule(delay: number): void {
@@ -220,6 +239,10 @@ export class ArchiveWorker implements ArchiveWriterHandle {
     let rows: OutboxRow[] = [];
     try {
       if (this.needsRepair) await this.takeOver();
+      if (await this.shouldDefer()) {
+        this.deferredUntil = Date.now() + DEFER_CHECK_MS;
+        return DEFER_CHECK_MS;
+      }
       rows = await this.nextRows();
       if (rows.length > 0) await this.writeBatch(rows);
       this.failures = 0;
@@ -292,6 +315,17 @@ export class ArchiveWorker implements ArchiveWriterHandle {
     return marked.length;
   }
 
+  /** Busy serving, and the oldest pending event is younger than the lag allowed: wait. */
+  private async shouldDefer(): Promise<boolean> {
+    if (!this.options.busy?.()) return false;
+    const [oldest] = await this.lock.query<{ age_ms: number }>(
+      `SELECT (EXTRACT(EPOCH FROM (now() - o.created_ts)) * 1000)::float8 AS age_ms FROM archive_outbox o
+       WHERE o.processed_ts IS NULL AND o.kind = ANY($1::text[]) ORDER BY o.id LIMIT 1`,
+      [[...OUTBOX_KINDS]],
+    );
+    return oldest !== undefined && oldest.age_ms < this.maxDeferMs;
+  }
+
   private async nextRows(): Promise<OutboxRow[]> {
     const rows = await this.lock.query<OutboxWire>(
       // o.id, not id: the bare name would sort by the text column of the same name.
@@ -331,6 +365,10 @@ export class ArchiveWorker implements ArchiveWriterHandle {
       await this.hooks.afterCommit?.(sha, ids);
     }
     await this.mark(plans, sha);
+    if (sha && this.commits % (this.options.maintenanceEvery ?? MAINTENANCE_EVERY) === 0) {
+      // The batch is done and marked: a failure here is only logged, and tried again later.
+      await this.repo.maintain().catch((error: unknown) => console.error("[archive] git gc --auto failed:", error));
+    }
     for (const plan of plans) if (plan.status === "fail") console.error(`[archive] outbox event ${plan.row.id} cannot be written: ${plan.reason}`);
   }
 
