@@ -10,6 +10,7 @@
 import { createServer, type RequestListener, type ServerResponse } from "node:http";
 import next from "next";
 import { env } from "./src/env";
+import { authConfigFromEnv, modeNotice } from "./src/server/auth/config";
 import { handlers } from "./src/server/http/app";
 import { createRequestListener } from "./src/server/http/listener";
 import { printHostGuardWarning } from "./src/server/http/origin";
@@ -83,6 +84,7 @@ async function stop(reason: string, code: number): Promise<void> {
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void stop(signal, 0));
 
 async function start(): Promise<void> {
+  console.log(`[mailroom] ${modeNotice(authConfigFromEnv())}`);
   await listenOrExit(server, env.PORT, env.HOSTNAME);
   if (stopping) return;
   if (!(await openAtStartup())) return stop("startup failed", 1);

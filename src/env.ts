@@ -103,6 +103,31 @@ const fields = z.object({
     .trim()
     .optional()
     .transform((value) => value || undefined),
+  /** HS256 secret for agents' and tools' bearer tokens (at least 32 characters); setting it ends local mode. */
+  JWT_SECRET: z
+    .string()
+    .optional()
+    .transform((value) => value || undefined)
+    .pipe(z.string().min(32, "JWT_SECRET must be at least 32 characters (openssl rand -hex 32)").max(4096).optional()),
+  /** A JWKS URL whose keys sign bearer tokens (cached and refreshed on rotation); needs JWT_ISSUER and JWT_AUDIENCE. */
+  JWT_JWKS_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => value || undefined)
+    .pipe(z.url({ protocol: /^https?$/, error: "JWT_JWKS_URL must be an http:// or https:// URL" }).optional()),
+  /** The `iss` every bearer token must carry (checked when set; required with JWT_JWKS_URL). */
+  JWT_ISSUER: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => value || undefined),
+  /** The `aud` every bearer token must carry (checked when set; required with JWT_JWKS_URL). */
+  JWT_AUDIENCE: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => value || undefined),
   /** Largest single attachment, decoded bytes. */
   ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * KIB).default(1024 * KIB),
   /** Largest total of one message's attachments, decoded bytes. */
@@ -110,6 +135,11 @@ const fields = z.object({
 });
 
 const schema = fields.transform((value, context) => {
+  if (value.JWT_JWKS_URL) {
+    for (const name of ["JWT_ISSUER", "JWT_AUDIENCE"] as const) {
+      if (!value[name]) context.addIssue({ code: "custom", path: [name], message: `${name} must be set with JWT_JWKS_URL: tokens from an outside issuer are checked for issuer and audience` });
+    }
+  }
   // A send_message call carrying the largest allowed body must fit in one request, escaped, with
   // room for its other arguments and the JSON-RPC envelope.
   // Attachments travel as base64 (4 bytes per 3).

@@ -192,6 +192,7 @@ async function main(): Promise<void> {
     actor: LOCAL_OPERATOR,
     config: {
       environment: "bench",
+      auth: { mode: "local" },
       nameMode: "coerce",
       databaseLabel: redact(url),
       httpHost: "127.0.0.1",

@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   CONFLICT: { http: 409, trpc: "CONFLICT", recoverable: true },
   RATE_LIMITED: { http: 429, trpc: "TOO_MANY_REQUESTS", recoverable: true },
   DATABASE_UNAVAILABLE: { http: 503, trpc: "INTERNAL_SERVER_ERROR", recoverable: true },
+  AUTH_UNAVAILABLE: { http: 503, trpc: "INTERNAL_SERVER_ERROR", recoverable: true },
   INTERNAL_ERROR: { http: 500, trpc: "INTERNAL_SERVER_ERROR", recoverable: false },
 } as const;
 

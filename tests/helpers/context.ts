@@ -4,6 +4,7 @@ import type { ServiceConfig, ServiceContext } from "@/server/services/context";
 
 export const testConfig: ServiceConfig = {
   environment: "test",
+  auth: { mode: "local" },
   nameMode: "coerce",
   databaseLabel: "test-database",
   httpHost: "127.0.0.1",

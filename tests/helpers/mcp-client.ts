@@ -2,9 +2,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 
-export async function connectMcp(baseUrl: string, path = "/api/mcp"): Promise<Client> {
+export async function connectMcp(baseUrl: string, path = "/api/mcp", headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: "mailroom-tests", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(path, baseUrl)));
+  await client.connect(new StreamableHTTPClientTransport(new URL(path, baseUrl), { requestInit: { headers } }));
   return client;
 }
 

@@ -1,19 +1,54 @@
+import type { Db } from "@/server/db/client";
 import { AppError } from "@/server/errors";
-import { LOCAL_OPERATOR, type Actor } from "./actor";
+import { LOCAL_OPERATOR, canAccessProject, type Actor } from "./actor";
+import type { AuthConfig } from "./config";
+import { createTokenVerifier, type TokenClaims } from "./jwt";
 
 /**
- * The one place that decides who is calling, for MCP, tRPC, SSE and plain routes alike.
- * Mailroom runs in local mode for now: it listens on 127.0.0.1 by default (see README) and treats
- * the caller as the machine's operator. Bearer credentials are refused rather than ignored, so a
- * client that believes it is authenticating finds out it is not.
+ * The one place that decides who is calling, for MCP, tRPC, SSE and plain routes alike. `db` is
+ * needed for tokens bound to an agent (the agent is looked up by project and name).
  */
-export async function resolveActor(request: Request): Promise<Actor> {
-  const authorization = request.headers.get("authorization");
-  if (authorization) {
-    throw new AppError(
-      "AUTHENTICATION_REQUIRED",
-      "Bearer credentials are not accepted by this server (local mode); remove the Authorization header.",
-    );
+export type ActorResolver = (request: Request, db?: Db) => Promise<Actor>;
+
+const BEARER = /^Bearer +(\S+) *$/i;
+
+function unauthenticated(message: string): AppError {
+  return new AppError("AUTHENTICATION_REQUIRED", message, { field: "authorization" });
+}
+
+/** The agent a token is bound to; it must exist and lie within the token's projects. */
+async function boundAgent(db: Db | undefined, claim: NonNullable<TokenClaims["agent"]>, scopes: Actor["projectScopes"]): Promise<NonNullable<Actor["agent"]>> {
+  if (!db) throw new Error("A token bound to an agent needs the database to resolve it");
+  const project = await db.project.findFirst({ where: { OR: [{ slug: claim.project }, { humanKey: claim.project }] }, select: { id: true, slug: true, humanKey: true } });
+  const agent = project ? await db.agent.findUnique({ where: { projectId_nameKey: { projectId: project.id, nameKey: claim.name.trim().toLowerCase() } }, select: { id: true, name: true } }) : null;
+  if (!project || !agent) throw unauthenticated(`Invalid bearer token: it is bound to agent '${claim.name}' in project '${claim.project}', which does not exist.`);
+  if (!canAccessProject({ ...LOCAL_OPERATOR, projectScopes: scopes }, project)) {
+    throw unauthenticated("Invalid bearer token: its agent's project is outside its projects claim.");
   }
-  return LOCAL_OPERATOR;
+  return { id: agent.id, projectId: project.id, name: agent.name };
+}
+
+export function createActorResolver(auth: AuthConfig): ActorResolver {
+  if (auth.mode === "local") {
+    // Bearer credentials are refused rather than ignored, so a client that believes it is
+    // authenticating finds out it is not.
+    return async (request) => {
+      if (request.headers.get("authorization")) {
+        throw unauthenticated("Bearer credentials are not accepted by this server (local mode: no JWT_SECRET is set); remove the Authorization header.");
+      }
+      return LOCAL_OPERATOR;
+    };
+  }
+  const verify = createTokenVerifier(auth);
+  return async (request, db) => {
+    const authorization = request.headers.get("authorization");
+    if (!authorization) throw unauthenticated("This server requires a bearer token: send the header Authorization: Bearer <token>.");
+    const match = BEARER.exec(authorization);
+    if (!match) throw unauthenticated("The Authorization header must be of the form Bearer <token>.");
+    const { claims, roles } = await verify(match[1]!);
+    const projectScopes = claims.projects ?? "*";
+    const actor: Actor = { principal: `token:${claims.jti ?? claims.sub}`, kind: "token", roles, projectScopes };
+    if (claims.agent) actor.agent = await boundAgent(db, claims.agent, projectScopes);
+    return actor;
+  };
 }

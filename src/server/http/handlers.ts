@@ -8,8 +8,7 @@ import { ToolProfileError } from "@/mcp/profiles";
 import { serveMcp, type ToolProfile } from "@/mcp/server";
 import { appRouter } from "@/server/api/root";
 import { isMalformedBody } from "@/server/api/trpc";
-import type { Actor } from "@/server/auth/actor";
-import { resolveActor as resolveRequestActor } from "@/server/auth/resolve-actor";
+import { createActorResolver, type ActorResolver } from "@/server/auth/resolve-actor";
 import { archiveStatus } from "@/server/archive/status";
 import { archiveMetrics } from "@/server/archive/metrics";
 import type { Database } from "@/server/db/client";
@@ -31,7 +30,7 @@ export interface HandlerDeps {
   /** MCP_TOOLS_PROFILE, parsed; `?profile=` on /api/mcp overrides it per request. */
   defaultToolProfile?: ToolProfile;
   /** Who is calling; tests inject their own to call as any actor. */
-  resolveActor?: (request: Request) => Promise<Actor>;
+  resolveActor?: ActorResolver;
 }
 
 const eventsQuery = z.strictObject({
@@ -47,16 +46,23 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   });
 }
 
+/** RFC 6750: a 401 names the scheme, and says when the token given was the problem. */
+function challenge(error: AppError, request: Request): Record<string, string> {
+  if (error.code !== "AUTHENTICATION_REQUIRED") return {};
+  const invalid = request.headers.has("authorization") ? `, error="invalid_token", error_description="${error.message.replace(/["\\]/g, "'")}"` : "";
+  return { "www-authenticate": `Bearer realm="mailroom"${invalid}` };
+}
+
 function jsonRpcError(status: number, message: string, headers: Record<string, string> = {}): Response {
   return json(status, { jsonrpc: "2.0", error: { code: -32000, message }, id: null }, headers);
 }
 
 export function createHandlers(deps: HandlerDeps) {
-  const resolveActor = deps.resolveActor ?? resolveRequestActor;
+  const resolveActor = deps.resolveActor ?? createActorResolver(deps.config.auth);
 
   async function context(request: Request): Promise<ServiceContext> {
-    const actor = await resolveActor(request);
     const [database, events] = await Promise.all([deps.database(), deps.events()]);
+    const actor = await resolveActor(request, database.prisma);
     return { db: database.prisma, actor, config: deps.config, events, signal: request.signal };
   }
 
@@ -90,7 +96,7 @@ export function createHandlers(deps: HandlerDeps) {
       } catch (error) {
         const appError = toAppError(error);
         if (appError.code === "INTERNAL_ERROR") console.error("[metrics] context failed:", error);
-        return json(appError.httpStatus, { error: { type: appError.code, message: appError.message } });
+        return json(appError.httpStatus, { error: { type: appError.code, message: appError.message } }, challenge(appError, request));
       }
       const body = archiveMetrics(await archiveStatus(ctx.db, deps.config.archive));
       return new Response(body, { status: 200, headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" } });
@@ -106,7 +112,7 @@ export function createHandlers(deps: HandlerDeps) {
       } catch (error) {
         const appError = toAppError(error);
         if (appError.code === "INTERNAL_ERROR") console.error("[mcp] context failed:", error);
-        return jsonRpcError(appError.httpStatus, appError.message);
+        return jsonRpcError(appError.httpStatus, appError.message, challenge(appError, request));
       }
       const checked = checkPayload(request, await request.text());
       if ("refusal" in checked) return checked.refusal;
@@ -144,7 +150,7 @@ export function createHandlers(deps: HandlerDeps) {
       } catch (error) {
         const appError = toAppError(error);
         if (appError.code === "INTERNAL_ERROR") console.error("[events] failed:", error);
-        return json(appError.httpStatus, { error: { type: appError.code, message: appError.message } });
+        return json(appError.httpStatus, { error: { type: appError.code, message: appError.message } }, challenge(appError, request));
       }
     },
 

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { env, redactedDatabaseUrl } from "@/env";
 import type { Actor } from "@/server/auth/actor";
+import { authConfigFromEnv, type AuthConfig } from "@/server/auth/config";
 import type { Agent, Project } from "@/generated/prisma/client";
 import type { Db, Prisma } from "@/server/db/client";
 import type { EventBus } from "@/server/events/bus";
@@ -45,6 +46,8 @@ export interface AttachmentConfig {
 /** Settings the services read; built from the environment, overridable per context in tests. */
 export interface ServiceConfig {
   environment: string;
+  /** Who may call: local mode or bearer tokens (src/server/auth/config.ts). */
+  auth: AuthConfig;
   nameMode: NameMode;
   databaseLabel: string;
   httpHost: string;
@@ -66,6 +69,7 @@ export interface ServiceConfig {
 export function configFromEnv(): ServiceConfig {
   return {
     environment: env.APP_ENVIRONMENT,
+    auth: authConfigFromEnv(),
     nameMode: env.AGENT_NAME_ENFORCEMENT_MODE,
     databaseLabel: redactedDatabaseUrl(),
     httpHost: env.HOSTNAME,

@@ -1,0 +1,192 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
+import { createTokenVerifier } from "@/server/auth/jwt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openTestDatabase } from "../helpers/database";
+import { startTestServer, type TestServer } from "../helpers/http-server";
+import { projectWithAgents, type TestAgent } from "../helpers/mail";
+import { callError, callOk, connectMcp } from "../helpers/mcp-client";
+
+// Bearer tokens (JWT_SECRET, HS256) on the real MCP endpoint over HTTP with the MCP SDK client:
+// tokens minted here with jose, as any outside tool would, with the documented claims. Missing
+// and bad tokens get 401 with a WWW-Authenticate challenge; roles gate operations and tools/list;
+// project scopes confine calls; a token bound to an agent acts as it without sender_token.
+
+const SECRET = "test-secret-for-bearer-tokens-0123456789abcdef";
+const AUDIENCE = "mailroom-tests";
+let db: Awaited<ReturnType<typeof openTestDatabase>>;
+let server: TestServer;
+const clients: Client[] = [];
+let alpha: { humanKey: string; agents: Record<string, TestAgent> };
+
+beforeAll(async () => {
+  db = await openTestDatabase();
+  server = await startTestServer(db, { auth: { mode: "tokens", secret: SECRET, audience: AUDIENCE } });
+  const registered = await projectWithAgents(db, "/auth/alpha", ["GreenLake", "BlueDog"]);
+  alpha = { humanKey: "/auth/alpha", agents: registered.agents };
+  await projectWithAgents(db, "/auth/beta", ["RedFox"]);
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await server?.close();
+  await db?.close();
+});
+
+async function mint(claims: JWTPayload, options: { secret?: string; expiresIn?: string | number; audience?: string | null } = {}): Promise<string> {
+  let jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime(options.expiresIn ?? "10m");
+  if (options.audience !== null) jwt = jwt.setAudience(options.audience ?? AUDIENCE);
+  return jwt.sign(new TextEncoder().encode(options.secret ?? SECRET));
+}
+
+async function client(token: string): Promise<Client> {
+  const connected = await connectMcp(server.url, "/api/mcp", { authorization: `Bearer ${token}` });
+  clients.push(connected);
+  return connected;
+}
+
+function post(headers: Record<string, string>): Promise<Response> {
+  return fetch(`${server.url}/api/mcp`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+  });
+}
+
+async function messageCount(): Promise<number> {
+  return db.prisma.message.count();
+}
+
+describe("requests without a valid token", () => {
+  it("no Authorization header: 401 with a Bearer challenge", async () => {
+    const response = await post({});
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toBe('Bearer realm="mailroom"');
+    expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
+      "This server requires a bearer token: send the header Authorization: Bearer <token>.",
+    );
+  });
+
+  const cases: [string, () => Promise<string>, string][] = [
+    ["expired", () => mint({ sub: "ci", roles: ["writer"] }, { expiresIn: Math.floor(Date.now() / 1000) - 120 }), "it has expired"],
+    ["signed with another secret", () => mint({ sub: "ci", roles: ["writer"] }, { secret: "another-secret-that-is-long-enough-0123456789" }), "its signature does not verify"],
+    ["for another audience", () => mint({ sub: "ci", roles: ["writer"] }, { audience: "someone-else" }), "wrong audience"],
+    ["without an audience", () => mint({ sub: "ci", roles: ["writer"] }, { audience: null }), "wrong audience"],
+    ["with an unknown role", () => mint({ sub: "ci", roles: ["root"] }), "claim 'roles.0'"],
+    ["without roles", () => mint({ sub: "ci" }), "claim 'roles'"],
+    ["unsigned (alg none)", async () => `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from('{"sub":"ci","roles":["admin"]}').toString("base64url")}.`, "its signing algorithm is not accepted"],
+    ["not a JWT", async () => "hello", "it is not a well-formed JWT"],
+    ["too long", async () => "a".repeat(9000), "longer than 8192 characters"],
+  ];
+  it.each(cases)("a token %s: 401, error=invalid_token, and why", async (_, token, reason) => {
+    const response = await post({ authorization: `Bearer ${await token()}` });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toMatch(/^Bearer realm="mailroom", error="invalid_token", error_description="Invalid bearer token: /);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain(reason);
+  });
+
+  it("another scheme: 401", async () => {
+    const response = await post({ authorization: "Basic dXNlcjpwYXNz" });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toBe("The Authorization header must be of the form Bearer <token>.");
+  });
+});
+
+describe("roles and scopes", () => {
+  it("a writer token minted outside Mailroom sends; a reader sees no write tools and is refused, writing nothing", async () => {
+    const writer = await client(await mint({ sub: "ci-writer", roles: ["writer"], jti: "w-1" }));
+    const sent = await callOk<{ count: number }>(writer, "send_message", {
+      project_key: alpha.humanKey,
+      sender_name: "GreenLake",
+      sender_token: alpha.agents.GreenLake!.token,
+      to: ["BlueDog"],
+      subject: "With a token",
+      body_md: "hello",
+    });
+    expect(sent.count).toBe(1);
+
+    const reader = await client(await mint({ sub: "ci-reader", roles: ["reader"] }));
+    const names = (await reader.listTools()).tools.map((tool) => tool.name);
+    expect(names).toContain("fetch_inbox");
+    expect(names).not.toContain("send_message");
+    const before = await messageCount();
+    const result = (await reader.callTool({
+      name: "send_message",
+      arguments: { project_key: alpha.humanKey, sender_name: "GreenLake", sender_token: alpha.agents.GreenLake!.token, to: ["BlueDog"], subject: "No", body_md: "no" },
+    })) as CallToolResult;
+    expect(result.isError).toBe(true);
+    expect(JSON.stringify(result.content)).toContain("send_message needs the write role.");
+    expect(await messageCount()).toBe(before);
+    const inbox = await callOk<{ result: { subject: string }[] }>(reader, "fetch_inbox", { project_key: alpha.humanKey, agent_name: "BlueDog", registration_token: alpha.agents.BlueDog!.token });
+    expect(inbox.result.map((message) => message.subject)).toContain("With a token");
+  });
+
+  it("admin-only operations need the admin role", async () => {
+    const writer = await client(await mint({ sub: "ci-writer-2", roles: ["writer"] }));
+    expect((await writer.listTools()).tools.map((tool) => tool.name)).not.toContain("force_release_file_reservation");
+    const admin = await client(await mint({ sub: "ci-admin", roles: ["admin"] }));
+    expect((await admin.listTools()).tools.map((tool) => tool.name)).toContain("force_release_file_reservation");
+  });
+
+  it("a token scoped to one project cannot reach another, by slug or human key", async () => {
+    const scoped = await client(await mint({ sub: "ci-scoped", roles: ["writer"], projects: ["/auth/alpha"] }));
+    await callOk(scoped, "fetch_inbox", { project_key: alpha.humanKey, agent_name: "BlueDog", registration_token: alpha.agents.BlueDog!.token });
+    const refused = await callError(scoped, "fetch_inbox", { project_key: "/auth/beta", agent_name: "RedFox" });
+    expect(refused).toContain("outside this credential's project scopes");
+    const created = await callError(scoped, "ensure_project", { human_key: "/auth/gamma" });
+    expect(created).toContain("outside this credential's project scopes");
+    expect(await db.prisma.project.count({ where: { humanKey: "/auth/gamma" } })).toBe(0);
+  });
+});
+
+describe("a token bound to an agent", () => {
+  it("acts as its agent without sender_token; the agent must exist", async () => {
+    const bound = await client(await mint({ sub: "agent:GreenLake", roles: ["writer"], agent: { project: "/auth/alpha", name: "GreenLake" } }));
+    const sent = await callOk<{ count: number }>(bound, "send_message", { project_key: alpha.humanKey, sender_name: "GreenLake", to: ["BlueDog"], subject: "Bound", body_md: "no sender_token" });
+    expect(sent.count).toBe(1);
+    // Another agent still needs its own token.
+    expect(await callError(bound, "send_message", { project_key: alpha.humanKey, sender_name: "BlueDog", to: ["GreenLake"], subject: "x", body_md: "x" })).toContain("requires sender_token");
+
+    const response = await post({ authorization: `Bearer ${await mint({ sub: "ghost", roles: ["writer"], agent: { project: "/auth/alpha", name: "NoSuchAgent" } })}` });
+    expect(response.status).toBe(401);
+    const outside = await post({ authorization: `Bearer ${await mint({ sub: "x", roles: ["writer"], projects: ["/auth/beta"], agent: { project: "/auth/alpha", name: "GreenLake" } })}` });
+    expect(outside.status).toBe(401);
+  });
+});
+
+describe("keys from JWT_JWKS_URL", () => {
+  it("verifies tokens signed by the key set's keys, with issuer and audience; refuses HS256 and strangers", async () => {
+    const { publicKey, privateKey } = await generateKeyPair("ES256");
+    const stranger = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+    let fetches = 0;
+    const jwksServer = createServer((_, response) => {
+      fetches += 1;
+      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
+      const verify = createTokenVerifier({ mode: "tokens", jwksUrl: url, issuer: "https://idp.example", audience: "mailroom" });
+      const sign = (key: CryptoKey, claims: JWTPayload, issuer = "https://idp.example") =>
+        new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer(issuer).setAudience("mailroom").setExpirationTime("5m").sign(key);
+
+      const verified = await verify(await sign(privateKey, { sub: "ci", roles: ["reader"], projects: ["/auth/alpha"] }));
+      expect(verified.claims).toMatchObject({ sub: "ci", projects: ["/auth/alpha"] });
+      expect([...verified.roles]).toEqual(["read"]);
+      await verify(await sign(privateKey, { sub: "ci", roles: ["admin"] }));
+      expect(fetches).toBe(1);
+
+      await expect(verify(await sign(privateKey, { sub: "ci", roles: ["reader"] }, "https://other.example"))).rejects.toThrow("wrong issuer");
+      await expect(verify(await sign(stranger.privateKey, { sub: "ci", roles: ["reader"] }))).rejects.toThrow("its signature does not verify");
+      // Without JWT_SECRET an HS256 token is never accepted, whatever it was signed with.
+      await expect(verify(await mint({ sub: "ci", roles: ["admin"] }))).rejects.toThrow("its signing algorithm is not accepted");
+    } finally {
+      jwksServer.closeAllConnections();
+      await new Promise<void>((resolve) => jwksServer.close(() => resolve()));
+    }
+  });
+});
