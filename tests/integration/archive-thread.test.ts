@@ -69,21 +69,29 @@ describe.runIf(POSTGRES)("the archive writer thread (Postgres)", () => {
     expect(commits(dir).at(-1)!.subject).toBe("mail: GreenLake -> BlueDog | After the thread");
   });
 
-  it("starts a thread that died again", async () => {
+  it("starts a thread that died again, and none once stopped", async () => {
     const folder = scratch("archive-thread-crash");
     const counter = path.join(folder, "starts");
     writeFileSync(counter, "");
-    // An entry that records its start and dies at once, as a thread that crashes would.
+    // Records each start; the first thread dies at once, as a crashing one would; the next stays
+    // up until told to stop, then ends, as a healthy one does.
     const entry = path.join(folder, "crash-entry.cjs");
-    writeFileSync(entry, `require("node:fs").appendFileSync(${JSON.stringify(counter)}, "x"); throw new Error("thread crashed");\n`);
+    writeFileSync(
+      entry,
+      `const fs = require("node:fs"); const { parentPort } = require("node:worker_threads");
+       fs.appendFileSync(${JSON.stringify(counter)}, "x");
+       if (fs.readFileSync(${JSON.stringify(counter)}, "utf8").length === 1) throw new Error("thread crashed");
+       parentPort.on("message", (message) => { if (message.type === "stop") process.exit(0); });\n`,
+    );
     const thread = new ArchiveThread({ url: db.url!, config: archiveConfig(path.join(folder, "repo")) }, undefined, entry).start();
     threads.push(thread);
     await waitFor("a second start", () => readFileSync(counter, "utf8").length >= 2 || undefined);
     expect(thread.state()).toMatchObject({ role: "standby", last_error: "The archive writer thread failed; it is started again." });
+    // The running thread ends because of the stop: that exit must not start another.
     await thread.stop();
-    const starts = readFileSync(counter, "utf8").length;
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-    // Stopped means stopped: no further start.
-    expect(readFileSync(counter, "utf8").length).toBe(starts);
+    // Longer than the restart delay after a second death (1.5 s doubled).
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    expect(readFileSync(counter, "utf8")).toBe("xx");
   });
+
 });

@@ -327,9 +327,10 @@ describe("batching", () => {
     let full = 0;
     for (let index = 1; index < starts.length; index += 1) {
       const previous = starts[index - 1]!;
-      // Timers may fire a millisecond early; a batch after a full one is not held back.
+      // Times are taken once a batch's files are written, not when it starts: allow for batches
+      // that took longer to load and write than the next. A batch after a full one is not held back.
       if (previous.size === 8) full += 1;
-      else expect(starts[index]!.at - previous.at, `batch ${index} after ${previous.size} events`).toBeGreaterThanOrEqual(interval - 5);
+      else expect(starts[index]!.at - previous.at, `batch ${index} after ${previous.size} events`).toBeGreaterThanOrEqual(interval - 100);
     }
     expect(starts.length - 1 - full).toBeGreaterThanOrEqual(2);
     expect(full).toBeGreaterThanOrEqual(1);

@@ -20,8 +20,10 @@ const STALE_LOCKS = ["index.lock", "HEAD.lock", `refs/heads/${BRANCH}.lock`, "pa
 // transaction that answers "commit: ok"). It also takes a non-zero exit without any output on
 // stderr for success: commands whose answer is only their exit code are not used.
 /**
- * Git runs at a lower priority (nice 10) where `nice` exists: on a busy machine the archive waits
- * for the CPU that serves mail, never the other way round, and catches up once the load drops.
+ * Git runs under `nice` (+10 on the priority of the thread that starts it: 10 in the serving
+ * thread, 19 in the writer's own thread), so on a busy machine the archive waits for the CPU that
+ * serves mail and catches up once the load drops. `nice` must be on the PATH (coreutils), except
+ * on Windows, which has none.
  */
 const GIT_BINARY: string | [string, string] = process.platform === "win32" ? "git" : ["nice", "git"];
 /** How far back the trailers of earlier commits are read when repairing. */
@@ -34,7 +36,7 @@ function repoSettings(config: ArchiveConfig): [string, string][] {
     ["user.email", config.authorEmail],
     ["commit.gpgsign", "false"],
     ["core.autocrlf", "false"],
-    // gc --auto runs inside the commit that triggers it instead of in the background, where its
+    // The writer's `gc --auto` (maintain) runs to its end instead of in the background, where its
     // lock files would meet the next batch's commit.
     ["gc.autoDetach", "false"],
     // A smaller index to rewrite on every commit of a large archive.
@@ -85,6 +87,8 @@ export class ArchiveRepo {
   }
 
   private async rawWithInput(args: string[], input: string): Promise<string> {
+    // simple-git leaves standard input open when given nothing: git would wait for it until killed.
+    if (input === "") throw new Error(`git ${args[0]} needs input`);
     const key = args.join("\0");
     this.stdin.set(key, input);
     try {

@@ -13,13 +13,15 @@ const { url, config } = workerData as ThreadData;
 
 /**
  * On Linux a thread has a priority of its own: this one yields the CPU to the threads serving
- * requests (nice 10, like its git processes), so that on a busy machine the archive lags, not mail.
+ * requests (nice +10; its git processes, started from it, another +10), so that on a busy machine
+ * the archive lags, not mail.
  */
 function lowerThreadPriority(): void {
   if (process.platform !== "linux") return;
   try {
     const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
-    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, 10);
+    // Relative to where it stands (a niced server stays niced), never raised.
+    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, Math.min(19, os.getPriority(tid) + 10));
   } catch (error) {
     console.warn(`[archive] the writer thread keeps its priority: ${(error as Error).message}`);
   }

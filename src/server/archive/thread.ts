@@ -20,9 +20,16 @@ import { registerWriter, unregisterWriter, type ArchiveWriterHandle, type Writer
 
 /** Plain JavaScript: it registers tsx in the thread before loading the TypeScript writer. */
 const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), "thread-entry.cjs");
+/** The first restart after the thread died; each further death in a row doubles it, up to RESTART_MAX_MS. */
 const RESTART_MS = 1_500;
-/** How long a stop waits for the batch under way before the thread is ended (a crash the next writer repairs). */
-const STOP_WAIT_MS = 120_000;
+const RESTART_MAX_MS = 60_000;
+/** A thread that ran this long before dying had recovered: its next death starts the backoff over. */
+const HEALTHY_MS = 60_000;
+/**
+ * How long a stop waits for the batch under way before the thread is ended (a crash the next
+ * writer repairs): below the server's own 10 s stop limit, so the rest of the shutdown still runs.
+ */
+const STOP_WAIT_MS = 8_000;
 /**
  * The serving thread counts as busy while its event loop was working at least this share of the
  * last LOAD_SAMPLE_MS; the writer then defers its batches (worker.ts, up to 30 s of lag).
@@ -49,6 +56,8 @@ export class ArchiveThread implements ArchiveWriterHandle {
   private stopping = false;
   private wakePending = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  private deaths = 0;
+  private spawnedAt = 0;
   private loadTimer: NodeJS.Timeout | undefined;
   private busy = false;
   private unsubscribe: (() => void) | undefined;
@@ -88,6 +97,7 @@ export class ArchiveThread implements ArchiveWriterHandle {
   private spawn(): void {
     const worker = new Worker(this.entry, { workerData: this.data satisfies ThreadData, name: "archive-writer" });
     this.worker = worker;
+    this.spawnedAt = Date.now();
     if (this.busy) worker.postMessage({ type: "busy", busy: true } satisfies ToThread);
     worker.on("message", (message: FromThread) => {
       this.last = message.state;
@@ -102,7 +112,8 @@ export class ArchiveThread implements ArchiveWriterHandle {
       this.earlier = { commits: this.earlier.commits + this.last.commits, events_written: this.earlier.events_written + this.last.events_written };
       this.last = { ...this.last, role: "standby", commits: 0, events_written: 0 };
       if (this.stopping) return;
-      this.restartTimer = setTimeout(() => this.spawn(), RESTART_MS);
+      this.deaths = Date.now() - this.spawnedAt >= HEALTHY_MS ? 1 : this.deaths + 1;
+      this.restartTimer = setTimeout(() => this.spawn(), Math.min(RESTART_MAX_MS, RESTART_MS * 2 ** (this.deaths - 1)));
       this.restartTimer.unref();
     });
     // The thread never keeps a process alive on its own: the server's stop ends it (stop()).

@@ -204,10 +204,11 @@ export class ArchiveWorker implements ArchiveWriterHandle {
       this.current = this.step()
         .then((next) => {
           this.current = undefined;
-          this.options.onState?.(this.state());
+          this.report();
           const woken = this.woken;
           this.woken = false;
-          this.schedule(next === 0 ? 0 : Math.max(woken ? Math.min(next, this.wakeDelayMs) : next, this.lastBatchAt + this.batchIntervalMs - Date.now()));
+          // A wake-up shortens the wait to wakeDelay(), which still keeps the spacing and a deferral's pause.
+          this.schedule(next === 0 ? 0 : Math.max(woken ? Math.min(next, this.wakeDelay()) : next, this.lastBatchAt + this.batchIntervalMs - Date.now()));
         })
         .catch((error: unknown) => {
           // step() handles its own failures; this is a bug, logged, and the loop goes on.
@@ -232,7 +233,7 @@ export class ArchiveWorker implements ArchiveWriterHandle {
         return this.lockRetryMs;
       }
       this.role = "writer";
-      this.options.onState?.(this.state());
+      this.report();
       this.needsRepair = true;
       console.log("[archive] this instance is the archive writer");
     }
@@ -294,6 +295,8 @@ export class ArchiveWorker implements ArchiveWriterHandle {
     if (synced.discarded > 0) console.warn(`[archive] the remote moved on: dropped ${synced.discarded} local commit(s) that never reached it (their events were never marked done)`);
     if (await this.repo.initialCommit()) await this.repo.push();
     await this.markFromTrailers();
+    // A writer that never reaches MAINTENANCE_EVERY commits in one life still packs its objects.
+    await this.repo.maintain().catch((error: unknown) => console.error("[archive] git gc --auto failed:", error));
     this.lastCommit = await this.repo.head();
     this.needsRepair = false;
   }
@@ -315,7 +318,10 @@ export class ArchiveWorker implements ArchiveWriterHandle {
     return marked.length;
   }
 
-  /** Busy serving, and the oldest pending event is younger than the lag allowed: wait. */
+  /**
+   * Busy serving, and the oldest pending event is younger than the lag allowed (or there is none:
+   * an event arriving after this look must not slip into this turn's batch): wait.
+   */
   private async shouldDefer(): Promise<boolean> {
     if (!this.options.busy?.()) return false;
     const [oldest] = await this.lock.query<{ age_ms: number }>(
@@ -323,7 +329,7 @@ export class ArchiveWorker implements ArchiveWriterHandle {
        WHERE o.processed_ts IS NULL AND o.kind = ANY($1::text[]) ORDER BY o.id LIMIT 1`,
       [[...OUTBOX_KINDS]],
     );
-    return oldest !== undefined && oldest.age_ms < this.maxDeferMs;
+    return oldest === undefined || oldest.age_ms < this.maxDeferMs;
   }
 
   private async nextRows(): Promise<OutboxRow[]> {
@@ -361,11 +367,12 @@ export class ArchiveWorker implements ArchiveWriterHandle {
       this.lastCommit = { sha, ts: new Date() };
       // Reported before the rows are marked: whoever sees the backlog empty already has this
       // state from a writer thread (a message from it can trail the database otherwise).
-      this.options.onState?.(this.state());
+      this.report();
       await this.hooks.afterCommit?.(sha, ids);
     }
     await this.mark(plans, sha);
-    if (sha && this.commits % (this.options.maintenanceEvery ?? MAINTENANCE_EVERY) === 0) {
+    // Not while stopping: a repack can outlast the server's stop limit.
+    if (sha && !this.stopping && this.commits % (this.options.maintenanceEvery ?? MAINTENANCE_EVERY) === 0) {
       // The batch is done and marked: a failure here is only logged, and tried again later.
       await this.repo.maintain().catch((error: unknown) => console.error("[archive] git gc --auto failed:", error));
     }
@@ -386,6 +393,18 @@ export class ArchiveWorker implements ArchiveWriterHandle {
     );
   }
 
+  private lastReported = "";
+
+  /** Passes the state to onState when it changed: a deferring writer's turns change nothing. */
+  private report(): void {
+    if (!this.options.onState) return;
+    const state = this.state();
+    const key = JSON.stringify(state);
+    if (key === this.lastReported) return;
+    this.lastReported = key;
+    this.options.onState(state);
+  }
+
   /** Stops after the batch under way (its commit and marks included), then gives the lock up. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -396,7 +415,7 @@ export class ArchiveWorker implements ArchiveWriterHandle {
     await this.lock.release();
     this.role = "standby";
     unregisterWriter(this.repo.dir, this);
-    this.options.onState?.(this.state());
+    this.report();
   }
 
   state(): WriterState {
