@@ -2,13 +2,17 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { createTokenVerifier } from "@/server/auth/jwt";
+import { invoke } from "@/server/operations/invoke";
+import { createToken, listTokens, revokeToken } from "@/server/services/tokens/operations";
+import { serviceContext } from "../helpers/context";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
 import { callError, callOk, connectMcp } from "../helpers/mcp-client";
+import { waitFor } from "../e2e/support/archive-git";
 
 // Bearer tokens (JWT_SECRET, HS256) on the real MCP endpoint over HTTP with the MCP SDK client:
 // tokens minted here with jose, as any outside tool would, with the documented claims. Missing
@@ -188,5 +192,56 @@ describe("keys from JWT_JWKS_URL", () => {
       jwksServer.closeAllConnections();
       await new Promise<void>((resolve) => jwksServer.close(() => resolve()));
     }
+  });
+});
+
+describe("tokens minted and revoked by Mailroom", () => {
+  const admin = () => serviceContext(db, { auth: { mode: "tokens", secret: SECRET, audience: AUDIENCE } });
+
+  it("create_token returns a working token once, list_tokens shows it without it, revoke_token ends it on the server within a second", async () => {
+    const created = await invoke(createToken, admin(), { name: "ci-bot", roles: ["reader"], projects: ["/auth/alpha"], expires_in_seconds: 3600 });
+    expect(decodeJwt(created.token)).toMatchObject({ sub: "ci-bot", roles: ["reader"], projects: ["/auth/alpha"], jti: created.jti, aud: AUDIENCE });
+    const bot = await client(created.token);
+    expect((await bot.listTools()).tools.map((tool) => tool.name)).toContain("fetch_inbox");
+
+    const listed = await invoke(listTokens, admin(), { include_revoked: false, limit: 100 });
+    const entry = listed.tokens.find((token) => token.jti === created.jti)!;
+    expect(entry).toMatchObject({ id: created.id, name: "ci-bot", roles: ["reader"], projects: ["/auth/alpha"], revoked_at: null });
+    expect(JSON.stringify(listed)).not.toContain(created.token);
+    const stored = await db.prisma.apiToken.findUniqueOrThrow({ where: { id: created.id } });
+    expect(stored.tokenHash).toMatch(/^[0-9a-f]{64}$/);
+
+    const revoked = await invoke(revokeToken, admin(), { jti: created.jti });
+    expect(revoked).toMatchObject({ jti: created.jti, minted_here: true });
+    const refusal = await waitFor("the revocation to reach the server", async () => {
+      const response = await post({ authorization: `Bearer ${created.token}` });
+      return response.status === 401 ? ((await response.json()) as { error: { message: string } }).error.message : undefined;
+    }, 3_000, 100);
+    expect(refusal).toBe("Invalid bearer token: it has been revoked.");
+    expect((await invoke(listTokens, admin(), { include_revoked: false, limit: 100 })).tokens.map((token) => token.jti)).not.toContain(created.jti);
+  });
+
+  it("revokes a token minted elsewhere by its jti", async () => {
+    const outside = await mint({ sub: "outside", roles: ["writer"], jti: "outside-jti-1" });
+    expect((await post({ authorization: `Bearer ${outside}` })).status).toBe(200);
+    expect(await invoke(revokeToken, admin(), { jti: "outside-jti-1" })).toMatchObject({ minted_here: false });
+    await waitFor("the revocation", async () => (await post({ authorization: `Bearer ${outside}` })).status === 401 || undefined, 3_000, 100);
+  });
+
+  it("refuses to mint without JWT_SECRET, and binds to agents that exist", async () => {
+    await expect(invoke(createToken, serviceContext(db), { name: "x", roles: ["reader"] })).rejects.toThrow("Minting tokens needs JWT_SECRET");
+    await expect(invoke(createToken, admin(), { name: "x", roles: ["writer"], agent: { project: "/auth/alpha", name: "NoSuchAgent" } })).rejects.toThrow("not found");
+  });
+
+  it("register_agent returns a bearer token bound to the new agent, which then needs no sender_token", async () => {
+    const writer = await client(await mint({ sub: "ci-registrar", roles: ["writer"] }));
+    const registered = await callOk<{ name: string; bearer_token: string }>(writer, "register_agent", { project_key: "/auth/alpha", program: "codex", model: "gpt", name: "SilverOwl" });
+    const claims = decodeJwt(registered.bearer_token);
+    expect(claims).toMatchObject({ roles: ["writer"], projects: ["auth-alpha"], agent: { project: "auth-alpha", name: "SilverOwl" } });
+    expect(claims.exp! - claims.iat!).toBe(30 * 86_400);
+    const owl = await client(registered.bearer_token);
+    const sent = await callOk<{ count: number }>(owl, "send_message", { project_key: "/auth/alpha", sender_name: "SilverOwl", to: ["BlueDog"], subject: "Owl", body_md: "hoot" });
+    expect(sent.count).toBe(1);
+    expect(await callError(owl, "fetch_inbox", { project_key: "/auth/beta", agent_name: "RedFox" })).toContain("outside this credential's project scopes");
   });
 });

@@ -16,6 +16,7 @@ import { startTestServer, type TestServer } from "../helpers/http-server";
 import { operationSamples } from "../helpers/operation-samples";
 import { domainSamples, type OperationSamples } from "../helpers/samples";
 import { matrixArchive } from "../helpers/samples/archive";
+import { MATRIX_JWT_SECRET } from "../helpers/samples/tokens";
 import { tableDigest } from "../helpers/snapshot";
 
 // The permission matrix: every registered operation, through MCP (tool or resource) and through
@@ -80,7 +81,7 @@ let samples: OperationSamples;
 
 beforeAll(async () => {
   db = await openTestDatabase();
-  server = await startTestServer(db, { archive: matrixArchive() }, {}, { resolveActor: actorFromTestHeader });
+  server = await startTestServer(db, { archive: matrixArchive(), auth: { mode: "tokens", secret: MATRIX_JWT_SECRET } }, {}, { resolveActor: actorFromTestHeader });
   for (const role of ROLE_NAMES) {
     const client = new Client({ name: `matrix-${role}`, version: "1.0.0" });
     await client.connect(new StreamableHTTPClientTransport(new URL("/api/mcp", server.url), { requestInit: { headers: { [ROLE_HEADER]: role } } }));
@@ -166,7 +167,18 @@ describe("the permission table", () => {
     const mcpServed = new Set([...registered.filter(({ operation }) => operation.tool).map(({ operation }) => operation.name), ...resources.map((r) => r.operation.name)]);
     const dashboardOnly = registered.filter(({ operation }) => !mcpServed.has(operation.name)).map(({ operation }) => operation.name);
     expect(dashboardOnly.sort()).toEqual(
-      ["dashboard_inbox", "dashboard_message", "dashboard_outbox", "dashboard_search", "dashboard_thread", "overseer_send", "projects_overview"].sort(),
+      [
+        "dashboard_inbox",
+        "dashboard_message",
+        "dashboard_outbox",
+        "dashboard_search",
+        "dashboard_thread",
+        "overseer_send",
+        "projects_overview",
+        "create_token",
+        "list_tokens",
+        "revoke_token",
+      ].sort(),
     );
   });
 });

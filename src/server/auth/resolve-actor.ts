@@ -3,12 +3,13 @@ import { AppError } from "@/server/errors";
 import { LOCAL_OPERATOR, canAccessProject, type Actor } from "./actor";
 import type { AuthConfig } from "./config";
 import { createTokenVerifier, type TokenClaims } from "./jwt";
+import { RevocationCache } from "./tokens";
 
 /**
  * The one place that decides who is calling, for MCP, tRPC, SSE and plain routes alike. `db` is
  * needed for tokens bound to an agent (the agent is looked up by project and name).
  */
-export type ActorResolver = (request: Request, db?: Db) => Promise<Actor>;
+export type ActorResolver = (request: Request, db: Db) => Promise<Actor>;
 
 const BEARER = /^Bearer +(\S+) *$/i;
 
@@ -17,8 +18,7 @@ function unauthenticated(message: string): AppError {
 }
 
 /** The agent a token is bound to; it must exist and lie within the token's projects. */
-async function boundAgent(db: Db | undefined, claim: NonNullable<TokenClaims["agent"]>, scopes: Actor["projectScopes"]): Promise<NonNullable<Actor["agent"]>> {
-  if (!db) throw new Error("A token bound to an agent needs the database to resolve it");
+async function boundAgent(db: Db, claim: NonNullable<TokenClaims["agent"]>, scopes: Actor["projectScopes"]): Promise<NonNullable<Actor["agent"]>> {
   const project = await db.project.findFirst({ where: { OR: [{ slug: claim.project }, { humanKey: claim.project }] }, select: { id: true, slug: true, humanKey: true } });
   const agent = project ? await db.agent.findUnique({ where: { projectId_nameKey: { projectId: project.id, nameKey: claim.name.trim().toLowerCase() } }, select: { id: true, name: true } }) : null;
   if (!project || !agent) throw unauthenticated(`Invalid bearer token: it is bound to agent '${claim.name}' in project '${claim.project}', which does not exist.`);
@@ -40,12 +40,14 @@ export function createActorResolver(auth: AuthConfig): ActorResolver {
     };
   }
   const verify = createTokenVerifier(auth);
+  const revocations = new RevocationCache();
   return async (request, db) => {
     const authorization = request.headers.get("authorization");
     if (!authorization) throw unauthenticated("This server requires a bearer token: send the header Authorization: Bearer <token>.");
     const match = BEARER.exec(authorization);
     if (!match) throw unauthenticated("The Authorization header must be of the form Bearer <token>.");
     const { claims, roles } = await verify(match[1]!);
+    if (claims.jti && (await revocations.isRevoked(db, claims.jti))) throw unauthenticated("Invalid bearer token: it has been revoked.");
     const projectScopes = claims.projects ?? "*";
     const actor: Actor = { principal: `token:${claims.jti ?? claims.sub}`, kind: "token", roles, projectScopes };
     if (claims.agent) actor.agent = await boundAgent(db, claims.agent, projectScopes);

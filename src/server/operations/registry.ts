@@ -30,6 +30,7 @@ import { lifecycleOperations } from "@/server/services/lifecycle/operations";
 import { macroOperations } from "@/server/services/macros/operations";
 import { productOperations } from "@/server/services/products/operations";
 import { reservationOperations } from "@/server/services/reservations/operations";
+import { tokenOperations } from "@/server/services/tokens/operations";
 import { toolingOperations } from "@/server/services/tooling/operations";
 import { projectsOverview } from "@/server/services/projects/overview";
 import { ensureProject, listProjects } from "@/server/services/projects/projects";
@@ -82,6 +83,8 @@ export const operations = {
   guard: guardOperations,
   /** The Git audit archive read back: commits, a commit's diff, a file at a commit. */
   archive: archiveOperations,
+  /** Bearer tokens for agents and tools (admin). */
+  tokens: tokenOperations,
   /** The overseer's dashboard: any agent's mail of a project. */
   messages: {
     inbox: operatorInbox,

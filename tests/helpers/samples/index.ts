@@ -11,6 +11,7 @@ import { lifecycleSamples } from "./lifecycle";
 import { macroSamples } from "./macros";
 import { productSamples } from "./products";
 import { reservationSamples } from "./reservations";
+import { tokenSamples } from "./tokens";
 import { toolingSamples } from "./tooling";
 
 /** What every domain's samples start from: the matrix project with GreenLake, BlueDog and one message. */
@@ -55,4 +56,5 @@ export const domainSamples: readonly DomainSamples[] = [
   guardSamples,
   attachmentSamples,
   archiveSamples,
+  tokenSamples,
 ];

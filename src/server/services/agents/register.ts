@@ -2,9 +2,10 @@ import { z } from "zod";
 import type { Agent, Project } from "@/generated/prisma/client";
 import { AppError, quote } from "@/server/errors";
 import { defineOperation } from "@/server/operations/define";
-import { createAgentIdentityInput, registerAgentInput } from "@/server/schemas/agents";
+import { mintToken as mintBearer } from "@/server/auth/tokens";
+import { createAgentIdentityInput, registerAgentInput, type RegisterAgentInput } from "@/server/schemas/agents";
 import { agentOutput } from "@/server/schemas/common";
-import { withTransaction, type ServiceContext } from "../context";
+import { withTransaction, type ProjectContext, type ServiceContext } from "../context";
 import { authenticateAgent, findAgent, requireAgent } from "./authenticate";
 import {
   ADJECTIVES,
@@ -17,7 +18,7 @@ import {
 import { hashToken, mintToken } from "./tokens";
 import { agentView, type AgentView } from "./views";
 
-export type RegisteredAgent = AgentView & { registration_token: string | null };
+export type RegisteredAgent = AgentView & { registration_token: string | null; bearer_token?: string };
 
 interface AgentFields {
   program: string;
@@ -129,7 +130,45 @@ async function updateExisting(
   return { ...agentView(updated), registration_token: minted ?? token ?? null };
 }
 
-const registeredOutput = agentOutput.extend({ registration_token: z.string().nullable() });
+const registeredOutput = agentOutput.extend({ registration_token: z.string().nullable(), bearer_token: z.string().optional() });
+
+/** A registered agent's own bearer token lasts this long; registering again gives a fresh one. */
+const AGENT_TOKEN_LIFETIME_S = 30 * 86_400;
+
+/**
+ * With JWT_SECRET set, a registration also returns a bearer token bound to the agent (writer, its
+ * project only), so the agent can send one Authorization header instead of its token per call.
+ */
+async function withBearerToken(ctx: ServiceContext, project: Project, registered: RegisteredAgent): Promise<RegisteredAgent> {
+  if (!ctx.config.auth.secret) return registered;
+  const minted = await mintBearer(ctx.db, ctx.config.auth, {
+    name: `agent:${project.slug}/${registered.name}`,
+    roles: ["writer"],
+    projects: [project.slug],
+    agent: { project: project.slug, name: registered.name, id: registered.id },
+    expiresInSeconds: AGENT_TOKEN_LIFETIME_S,
+  });
+  return { ...registered, bearer_token: minted.token };
+}
+
+/** The registration itself: a new agent, or an update for a caller that proves it owns the name. */
+async function register(ctx: ProjectContext, input: RegisterAgentInput): Promise<RegisteredAgent> {
+  const fields = fieldsFrom(input);
+  const { project } = ctx;
+  const name = requestedName(input.name, ctx.config.nameMode, "name");
+  if (name) {
+    const existing = await findAgent(ctx.db, project, name);
+    if (existing) return updateExisting(ctx, project, existing, fields, input.registration_token);
+    const token = mintToken();
+    const created = await insertAgent(ctx, project, name, fields, hashToken(token));
+    if (created) return { ...agentView(created), registration_token: token };
+    const winner = await requireAgent(ctx.db, project, name, "name");
+    return updateExisting(ctx, project, winner, fields, input.registration_token);
+  }
+  const token = mintToken();
+  const created = await insertWithGeneratedName(ctx, project, fields, token);
+  return { ...agentView(created), registration_token: token };
+}
 
 /**
  * register_agent: creates the agent, or updates an existing one (same name, any case) for a
@@ -147,23 +186,10 @@ export const registerAgent = defineOperation({
   scope: "project",
   tool: { profile: "core", title: "Register agent" },
   async handler(ctx, input): Promise<RegisteredAgent> {
-    const fields = fieldsFrom(input);
-    const { project } = ctx;
-    const name = requestedName(input.name, ctx.config.nameMode, "name");
-    if (name) {
-      const existing = await findAgent(ctx.db, project, name);
-      if (existing) return updateExisting(ctx, project, existing, fields, input.registration_token);
-      const token = mintToken();
-      const created = await insertAgent(ctx, project, name, fields, hashToken(token));
-      if (created) return { ...agentView(created), registration_token: token };
-      const winner = await requireAgent(ctx.db, project, name, "name");
-      return updateExisting(ctx, project, winner, fields, input.registration_token);
-    }
-    const token = mintToken();
-    const created = await insertWithGeneratedName(ctx, project, fields, token);
-    return { ...agentView(created), registration_token: token };
+    return withBearerToken(ctx, ctx.project, await register(ctx, input));
   },
 });
+
 
 /** create_agent_identity: always a new agent; the hint is used when it is valid and free. */
 export const createAgentIdentity = defineOperation({

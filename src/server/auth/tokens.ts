@@ -1,0 +1,81 @@
+import { createHash, randomUUID } from "node:crypto";
+import { SignJWT } from "jose";
+import type { Db } from "@/server/db/client";
+import { AppError } from "@/server/errors";
+import type { AuthConfig } from "./config";
+import type { TokenClaims } from "./jwt";
+
+// Tokens Mailroom mints (HS256 with JWT_SECRET) are stored by id, jti and sha256, never in
+// clear: the token is shown once. Revocation is by jti, for minted tokens and for tokens minted
+// elsewhere alike (those get a row when revoked). Every instance reads revocations from the
+// database, through a cache whose entries live REVOCATION_CACHE_MS: a revoked token is refused
+// everywhere within that.
+
+export const REVOCATION_CACHE_MS = 1_000;
+const CACHE_LIMIT = 10_000;
+
+export interface MintRequest {
+  name: string;
+  roles: TokenClaims["roles"];
+  projects?: string[];
+  agent?: { project: string; name: string; id?: number };
+  /** Seconds until it expires; undefined: never (revocation still ends it). */
+  expiresInSeconds?: number;
+}
+
+export interface MintedToken {
+  id: number;
+  jti: string;
+  token: string;
+  expires_at: string | null;
+}
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Signs a token with the server's secret and records it; refuses when there is no secret to sign with. */
+export async function mintToken(db: Db, auth: AuthConfig, request: MintRequest): Promise<MintedToken> {
+  if (!auth.secret) {
+    throw new AppError("CONFIGURATION_ERROR", "Minting tokens needs JWT_SECRET on the server (tokens from JWT_JWKS_URL are issued by their identity provider).");
+  }
+  const jti = randomUUID();
+  const claims: Record<string, unknown> = { roles: request.roles };
+  if (request.projects) claims.projects = request.projects;
+  if (request.agent) claims.agent = { project: request.agent.project, name: request.agent.name };
+  let jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(request.name).setJti(jti).setIssuedAt();
+  if (auth.issuer) jwt = jwt.setIssuer(auth.issuer);
+  if (auth.audience) jwt = jwt.setAudience(auth.audience);
+  const expiresAt = request.expiresInSeconds ? new Date(Date.now() + request.expiresInSeconds * 1000) : null;
+  if (expiresAt) jwt = jwt.setExpirationTime(Math.floor(expiresAt.getTime() / 1000));
+  const token = await jwt.sign(new TextEncoder().encode(auth.secret));
+  const row = await db.apiToken.create({
+    data: {
+      name: request.name,
+      jti,
+      tokenHash: sha256(token),
+      roles: request.roles,
+      projectScopes: request.projects ?? [],
+      agentId: request.agent?.id,
+      expiresAt,
+    },
+    select: { id: true },
+  });
+  return { id: row.id, jti, token, expires_at: expiresAt?.toISOString() ?? null };
+}
+
+/** Whether a jti was revoked, as of at most REVOCATION_CACHE_MS ago. */
+export class RevocationCache {
+  private readonly entries = new Map<string, { revoked: boolean; until: number }>();
+
+  async isRevoked(db: Db, jti: string): Promise<boolean> {
+    const now = Date.now();
+    const cached = this.entries.get(jti);
+    if (cached && cached.until > now) return cached.revoked;
+    const row = await db.apiToken.findUnique({ where: { jti }, select: { revokedAt: true } });
+    const revoked = row?.revokedAt != null;
+    if (this.entries.size >= CACHE_LIMIT) this.entries.clear();
+    this.entries.set(jti, { revoked, until: now + REVOCATION_CACHE_MS });
+    return revoked;
+  }
+}
