@@ -115,7 +115,9 @@ const fields = z.object({
     .trim()
     .optional()
     .transform((value) => value || undefined)
-    .pipe(z.url({ protocol: /^https?$/, error: "JWT_JWKS_URL must be an http:// or https:// URL" }).optional()),
+    .pipe(z.url({ protocol: /^https?$/, error: "JWT_JWKS_URL must be an http:// or https:// URL" }).optional())
+    // Keys fetched in clear could be swapped on the way: http only to this machine.
+    .refine((value) => !value || value.startsWith("https://") || /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\//.test(value), "JWT_JWKS_URL must use https:// (http:// only for localhost)"),
   /** The `iss` every bearer token must carry (checked when set; required with JWT_JWKS_URL). */
   JWT_ISSUER: z
     .string()

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { createTokenVerifier } from "@/server/auth/jwt";
 import { invoke } from "@/server/operations/invoke";
+import { hardDeleteAgent } from "@/server/services/lifecycle/agents";
 import { createToken, listTokens, revokeToken } from "@/server/services/tokens/operations";
 import { serviceContext } from "../helpers/context";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -188,9 +189,27 @@ describe("keys from JWT_JWKS_URL", () => {
       await expect(verify(await sign(stranger.privateKey, { sub: "ci", roles: ["reader"] }))).rejects.toThrow("its signature does not verify");
       // Without JWT_SECRET an HS256 token is never accepted, whatever it was signed with.
       await expect(verify(await mint({ sub: "ci", roles: ["admin"] }))).rejects.toThrow("its signing algorithm is not accepted");
+      // An outside issuer's token must expire.
+      const endless = await new SignJWT({ sub: "ci", roles: ["reader"] }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("https://idp.example").setAudience("mailroom").sign(privateKey);
+      await expect(verify(endless)).rejects.toThrow("it has no exp (expiry) claim");
     } finally {
       jwksServer.closeAllConnections();
       await new Promise<void>((resolve) => jwksServer.close(() => resolve()));
+    }
+  });
+
+  it("a key set that cannot be read is AUTH_UNAVAILABLE, not a bad token", async () => {
+    const down = createServer((_, response) => response.writeHead(502).end("bad gateway"));
+    await new Promise<void>((resolve) => down.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(down.address() as AddressInfo).port}/jwks.json`;
+      const verify = createTokenVerifier({ mode: "tokens", jwksUrl: url, issuer: "https://idp.example", audience: "mailroom" });
+      const { privateKey } = await generateKeyPair("ES256");
+      const token = await new SignJWT({ sub: "ci", roles: ["reader"] }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("https://idp.example").setAudience("mailroom").setExpirationTime("5m").sign(privateKey);
+      await expect(verify(token)).rejects.toMatchObject({ code: "AUTH_UNAVAILABLE" });
+    } finally {
+      down.closeAllConnections();
+      await new Promise<void>((resolve) => down.close(() => resolve()));
     }
   });
 });
@@ -234,7 +253,7 @@ describe("tokens minted and revoked by Mailroom", () => {
   });
 
   it("register_agent returns a bearer token bound to the new agent, which then needs no sender_token", async () => {
-    const writer = await client(await mint({ sub: "ci-registrar", roles: ["writer"] }));
+    const writer = await client(await mint({ sub: "ci-registrar", roles: ["writer"] }, { expiresIn: "60d" }));
     const registered = await callOk<{ name: string; bearer_token: string }>(writer, "register_agent", { project_key: "/auth/alpha", program: "codex", model: "gpt", name: "SilverOwl" });
     const claims = decodeJwt(registered.bearer_token);
     expect(claims).toMatchObject({ roles: ["writer"], projects: ["auth-alpha"], agent: { project: "auth-alpha", name: "SilverOwl" } });
@@ -243,5 +262,39 @@ describe("tokens minted and revoked by Mailroom", () => {
     const sent = await callOk<{ count: number }>(owl, "send_message", { project_key: "/auth/alpha", sender_name: "SilverOwl", to: ["BlueDog"], subject: "Owl", body_md: "hoot" });
     expect(sent.count).toBe(1);
     expect(await callError(owl, "fetch_inbox", { project_key: "/auth/beta", agent_name: "RedFox" })).toContain("outside this credential's project scopes");
+  });
+
+  it("a bound token never outlives the caller's, and registering again revokes the agent's earlier one", async () => {
+    const shortLived = await client(await mint({ sub: "ci-short", roles: ["writer"], jti: "short-1" }, { expiresIn: "10m" }));
+    const first = await callOk<{ bearer_token: string }>(shortLived, "register_agent", { project_key: "/auth/alpha", program: "codex", model: "gpt", name: "AmberElk" });
+    const claims = decodeJwt(first.bearer_token);
+    expect(claims.exp! - claims.iat!).toBeLessThanOrEqual(600);
+    // The bound token re-registers its own agent: the new one expires no later, the old one is revoked.
+    const elk = await client(first.bearer_token);
+    const second = await callOk<{ bearer_token: string }>(elk, "register_agent", { project_key: "/auth/alpha", program: "codex", model: "gpt", name: "AmberElk" });
+    expect(decodeJwt(second.bearer_token).exp!).toBeLessThanOrEqual(claims.exp!);
+    await waitFor("the earlier bound token to be refused", async () => (await post({ authorization: `Bearer ${first.bearer_token}` })).status === 401 || undefined, 3_000, 100);
+    expect((await post({ authorization: `Bearer ${second.bearer_token}` })).status).toBe(200);
+  });
+
+  it("a deleted agent's token does not pass for a new agent of the same name", async () => {
+    const writer = await client(await mint({ sub: "ci-registrar-2", roles: ["writer"] }));
+    const before = await callOk<{ bearer_token: string }>(writer, "register_agent", { project_key: "/auth/alpha", program: "codex", model: "gpt", name: "CopperFox" });
+    await invoke(hardDeleteAgent, admin(), { project_key: "/auth/alpha", agent_name: "CopperFox", confirmation: "I UNDERSTAND" });
+    await callOk(writer, "register_agent", { project_key: "/auth/alpha", program: "codex", model: "gpt", name: "CopperFox" });
+    const response = await waitFor("the old token's refusal", async () => {
+      const answer = await post({ authorization: `Bearer ${before.bearer_token}` });
+      return answer.status === 401 ? answer : undefined;
+    }, 3_000, 100);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toBe("Invalid bearer token: the agent it was bound to no longer exists.");
+  });
+
+  it("refuses a bound agent outside the token's projects; 401 challenges stay plain ASCII", async () => {
+    await expect(invoke(createToken, admin(), { name: "x", roles: ["writer"], projects: ["/auth/beta"], agent: { project: "/auth/alpha", name: "GreenLake" } })).rejects.toThrow(
+      "must be one of the token's projects",
+    );
+    const response = await post({ authorization: `Bearer ${await mint({ sub: "x", roles: ["writer"], agent: { project: "/auth/alpha", name: "Ünïcödé\"Name" } })}` });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toMatch(/^[\x20-\x7e]+$/);
   });
 });

@@ -52,7 +52,7 @@ function describe(error: unknown): AppError {
     case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
       return invalid("its signature does not verify");
     case "ERR_JWT_CLAIM_VALIDATION_FAILED":
-      return invalid(claim === "aud" ? "wrong audience" : claim === "iss" ? "wrong issuer" : `the ${claim ?? "unspecified"} claim is not valid now`);
+      return invalid(claim === "aud" ? "wrong audience" : claim === "iss" ? "wrong issuer" : claim === "exp" ? "it has no exp (expiry) claim" : `the ${claim ?? "unspecified"} claim is not valid now`);
     case "ERR_JOSE_ALG_NOT_ALLOWED":
       return invalid("its signing algorithm is not accepted");
     case "ERR_JWKS_NO_MATCHING_KEY":
@@ -80,7 +80,18 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
       throw invalid("it is not a well-formed JWT");
     }
     if (alg === "HS256" && secret) return (await jwtVerify(token, secret, { ...options, algorithms: ["HS256"] })).payload;
-    if (jwks && typeof alg === "string" && JWKS_ALGORITHMS.includes(alg)) return (await jwtVerify(token, jwks, { ...options, algorithms: JWKS_ALGORITHMS })).payload;
+    if (jwks && typeof alg === "string" && JWKS_ALGORITHMS.includes(alg)) {
+      try {
+        // An outside issuer's tokens must expire: Mailroom cannot revoke what it never saw minted.
+        return (await jwtVerify(token, jwks, { ...options, algorithms: JWKS_ALGORITHMS, requiredClaims: ["exp"] })).payload;
+      } catch (error) {
+        // The key set could not be fetched or read (network, HTTP status, not JSON): the identity
+        // provider's trouble, not a bad token.
+        const code = (error as { code?: string }).code;
+        if (code === undefined || code === "ERR_JOSE_GENERIC") throw new AppError("AUTH_UNAVAILABLE", "The token's key set (JWT_JWKS_URL) cannot be read right now; try again.");
+        throw error;
+      }
+    }
     throw invalid("its signing algorithm is not accepted");
   }
 

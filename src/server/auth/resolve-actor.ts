@@ -3,7 +3,7 @@ import { AppError } from "@/server/errors";
 import { LOCAL_OPERATOR, canAccessProject, type Actor } from "./actor";
 import type { AuthConfig } from "./config";
 import { createTokenVerifier, type TokenClaims } from "./jwt";
-import { RevocationCache } from "./tokens";
+import { TokenRecords } from "./tokens";
 
 /**
  * The one place that decides who is calling, for MCP, tRPC, SSE and plain routes alike. `db` is
@@ -40,17 +40,23 @@ export function createActorResolver(auth: AuthConfig): ActorResolver {
     };
   }
   const verify = createTokenVerifier(auth);
-  const revocations = new RevocationCache();
+  const records = new TokenRecords();
   return async (request, db) => {
     const authorization = request.headers.get("authorization");
     if (!authorization) throw unauthenticated("This server requires a bearer token: send the header Authorization: Bearer <token>.");
     const match = BEARER.exec(authorization);
     if (!match) throw unauthenticated("The Authorization header must be of the form Bearer <token>.");
     const { claims, roles } = await verify(match[1]!);
-    if (claims.jti && (await revocations.isRevoked(db, claims.jti))) throw unauthenticated("Invalid bearer token: it has been revoked.");
+    const record = claims.jti ? await records.get(db, claims.jti) : undefined;
+    if (record?.revoked) throw unauthenticated("Invalid bearer token: it has been revoked.");
     const projectScopes = claims.projects ?? "*";
-    const actor: Actor = { principal: `token:${claims.jti ?? claims.sub}`, kind: "token", roles, projectScopes };
-    if (claims.agent) actor.agent = await boundAgent(db, claims.agent, projectScopes);
+    const actor: Actor = { principal: `token:${claims.jti ?? claims.sub}`, kind: "token", roles, projectScopes, expiresAt: claims.exp };
+    if (claims.agent) {
+      actor.agent = await boundAgent(db, claims.agent, projectScopes);
+      // A token minted here names its agent by id too: a deleted agent's token does not pass for
+      // a later agent registered under the same name.
+      if (record?.known && record.agentId !== actor.agent.id) throw unauthenticated("Invalid bearer token: the agent it was bound to no longer exists.");
+    }
     return actor;
   };
 }

@@ -64,18 +64,26 @@ export async function mintToken(db: Db, auth: AuthConfig, request: MintRequest):
   return { id: row.id, jti, token, expires_at: expiresAt?.toISOString() ?? null };
 }
 
-/** Whether a jti was revoked, as of at most REVOCATION_CACHE_MS ago. */
-export class RevocationCache {
-  private readonly entries = new Map<string, { revoked: boolean; until: number }>();
+/** What the database says of a jti: unknown (minted elsewhere, never revoked), or its row. */
+export interface TokenRecord {
+  known: boolean;
+  revoked: boolean;
+  /** The agent a token minted here was bound to; null once that agent was deleted. */
+  agentId: number | null;
+}
 
-  async isRevoked(db: Db, jti: string): Promise<boolean> {
+/** Token records by jti, as of at most REVOCATION_CACHE_MS ago. */
+export class TokenRecords {
+  private readonly entries = new Map<string, TokenRecord & { until: number }>();
+
+  async get(db: Db, jti: string): Promise<TokenRecord> {
     const now = Date.now();
     const cached = this.entries.get(jti);
-    if (cached && cached.until > now) return cached.revoked;
-    const row = await db.apiToken.findUnique({ where: { jti }, select: { revokedAt: true } });
-    const revoked = row?.revokedAt != null;
+    if (cached && cached.until > now) return cached;
+    const row = await db.apiToken.findUnique({ where: { jti }, select: { revokedAt: true, agentId: true } });
+    const record = { known: row !== null, revoked: row?.revokedAt != null, agentId: row?.agentId ?? null };
     if (this.entries.size >= CACHE_LIMIT) this.entries.clear();
-    this.entries.set(jti, { revoked, until: now + REVOCATION_CACHE_MS });
-    return revoked;
+    this.entries.set(jti, { ...record, until: now + REVOCATION_CACHE_MS });
+    return record;
   }
 }

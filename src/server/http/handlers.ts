@@ -49,7 +49,9 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 /** RFC 6750: a 401 names the scheme, and says when the token given was the problem. */
 function challenge(error: AppError, request: Request): Record<string, string> {
   if (error.code !== "AUTHENTICATION_REQUIRED") return {};
-  const invalid = request.headers.has("authorization") ? `, error="invalid_token", error_description="${error.message.replace(/["\\]/g, "'")}"` : "";
+  // RFC 6750 allows printable ASCII but `"` and `\` in error_description.
+  const description = error.message.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, "?");
+  const invalid = request.headers.has("authorization") ? `, error="invalid_token", error_description="${description}"` : "";
   return { "www-authenticate": `Bearer realm="mailroom"${invalid}` };
 }
 

@@ -6,6 +6,7 @@ import { agentName, projectKey } from "./common";
 // JWT_SECRET for agents and tools, listed without their secret, revoked by jti.
 
 const MAX_TOKEN_LIFETIME_S = 5 * 365 * 86_400;
+const DEFAULT_TOKEN_LIFETIME_S = 90 * 86_400;
 
 export const tokenRoles = z.array(z.enum(TOKEN_ROLES)).min(1).max(3).describe("reader, writer and/or admin.");
 
@@ -14,7 +15,7 @@ export const createTokenInput = z.strictObject({
   roles: tokenRoles,
   projects: z.array(projectKey).min(1).max(100).optional().describe("Project slugs or human keys it may touch; omitted: all."),
   agent: z.strictObject({ project: projectKey, name: agentName }).optional().describe("The agent the token proves."),
-  expires_in_seconds: z.number().int().min(60).max(MAX_TOKEN_LIFETIME_S).optional().describe("Lifetime; omitted: until revoked."),
+  expires_in_seconds: z.number().int().min(60).max(MAX_TOKEN_LIFETIME_S).default(DEFAULT_TOKEN_LIFETIME_S).describe("Lifetime (default 90 days, at most 5 years)."),
 });
 
 export const createTokenOutput = z.object({

@@ -132,21 +132,30 @@ async function updateExisting(
 
 const registeredOutput = agentOutput.extend({ registration_token: z.string().nullable(), bearer_token: z.string().optional() });
 
-/** A registered agent's own bearer token lasts this long; registering again gives a fresh one. */
+/** A registered agent's own bearer token lasts at most this long. */
 const AGENT_TOKEN_LIFETIME_S = 30 * 86_400;
+/** A caller whose own token has less left than this gets no new one. */
+const AGENT_TOKEN_MIN_S = 60;
 
 /**
  * With JWT_SECRET set, a registration also returns a bearer token bound to the agent (writer, its
  * project only), so the agent can send one Authorization header instead of its token per call.
+ * It never outlives the caller's own token (no renewing a short credential into a long one, or a
+ * bound token into itself forever), and it replaces the agent's earlier ones, which are revoked.
  */
 async function withBearerToken(ctx: ServiceContext, project: Project, registered: RegisteredAgent): Promise<RegisteredAgent> {
   if (!ctx.config.auth.secret) return registered;
+  const callerLeft = ctx.actor.expiresAt === undefined ? Infinity : ctx.actor.expiresAt - Math.floor(Date.now() / 1000);
+  const lifetime = Math.min(AGENT_TOKEN_LIFETIME_S, callerLeft);
+  if (lifetime < AGENT_TOKEN_MIN_S) return registered;
+  const name = `agent:${project.slug}/${registered.name}`;
+  await ctx.db.apiToken.updateMany({ where: { agentId: registered.id, name, revokedAt: null }, data: { revokedAt: new Date() } });
   const minted = await mintBearer(ctx.db, ctx.config.auth, {
-    name: `agent:${project.slug}/${registered.name}`,
+    name,
     roles: ["writer"],
     projects: [project.slug],
     agent: { project: project.slug, name: registered.name, id: registered.id },
-    expiresInSeconds: AGENT_TOKEN_LIFETIME_S,
+    expiresInSeconds: lifetime,
   });
   return { ...registered, bearer_token: minted.token };
 }

@@ -31,6 +31,10 @@ export const createToken = defineOperation({
       const found = await findAgent(ctx.db, project, input.agent.name);
       if (!found) throw new AppError("NOT_FOUND", `Agent '${quote(input.agent.name)}' not found in project '${project.slug}'.`, { field: "agent.name" });
       agent = { project: project.slug, name: found.name, id: found.id };
+      // A token could never prove an agent outside its own projects: refuse it now.
+      if (input.projects && !input.projects.some((key) => key === project.slug || key === project.humanKey)) {
+        throw new AppError("INVALID_ARGUMENT", `The agent's project '${project.slug}' must be one of the token's projects.`, { field: "agent.project" });
+      }
     }
     return mintToken(ctx.db, ctx.config.auth, { name: input.name, roles: input.roles, projects: input.projects, agent, expiresInSeconds: input.expires_in_seconds });
   },
