@@ -130,6 +130,14 @@ const fields = z.object({
     .trim()
     .optional()
     .transform((value) => value || undefined),
+  /** Calls per minute per token (principal) for read operations; 0 turns the limit off. Not applied in local mode. */
+  RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
+  /** Calls per minute per token for operations that write. */
+  RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  /** search_messages calls per minute per token. */
+  RATE_LIMIT_SEARCH_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120),
+  /** Failed authentications per minute per client address; past it, 429 instead of 401. */
+  RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(30),
   /** Largest single attachment, decoded bytes. */
   ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * KIB).default(1024 * KIB),
   /** Largest total of one message's attachments, decoded bytes. */

@@ -193,6 +193,7 @@ async function main(): Promise<void> {
     config: {
       environment: "bench",
       auth: { mode: "local" },
+      rateLimits: { reads: 0, writes: 0, search: 0, auth_failures: 0 },
       nameMode: "coerce",
       databaseLabel: redact(url),
       httpHost: "127.0.0.1",

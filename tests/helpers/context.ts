@@ -5,6 +5,7 @@ import type { ServiceConfig, ServiceContext } from "@/server/services/context";
 export const testConfig: ServiceConfig = {
   environment: "test",
   auth: { mode: "local" },
+  rateLimits: { reads: 0, writes: 0, search: 0, auth_failures: 0 },
   nameMode: "coerce",
   databaseLabel: "test-database",
   httpHost: "127.0.0.1",

@@ -8,6 +8,8 @@ import { ToolProfileError } from "@/mcp/profiles";
 import { serveMcp, type ToolProfile } from "@/mcp/server";
 import { appRouter } from "@/server/api/root";
 import { isMalformedBody } from "@/server/api/trpc";
+import type { Actor } from "@/server/auth/actor";
+import { createRateLimits, type RateLimits } from "@/server/auth/rate-limits";
 import { createActorResolver, type ActorResolver } from "@/server/auth/resolve-actor";
 import { archiveStatus } from "@/server/archive/status";
 import { archiveMetrics } from "@/server/archive/metrics";
@@ -16,6 +18,7 @@ import type { EventBus } from "@/server/events/bus";
 import { mailEvents, type StreamEvent } from "@/server/services/messages/stream";
 import { AppError, toAppError } from "@/server/errors";
 import { serveAttachment } from "./attachments";
+import { CLIENT_ADDRESS_HEADER } from "./client-address";
 import { parseArguments } from "@/server/operations/invoke";
 import { agentName, optionalToken, projectKey } from "@/server/schemas/common";
 import type { ServiceConfig, ServiceContext } from "@/server/services/context";
@@ -46,8 +49,9 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   });
 }
 
-/** RFC 6750: a 401 names the scheme, and says when the token given was the problem. */
+/** RFC 6750: a 401 names the scheme, and says when the token given was the problem; a 429 says when to retry. */
 function challenge(error: AppError, request: Request): Record<string, string> {
+  if (error.code === "RATE_LIMITED") return { "retry-after": String(error.data?.retry_after_seconds ?? 60) };
   if (error.code !== "AUTHENTICATION_REQUIRED") return {};
   // RFC 6750 allows printable ASCII but `"` and `\` in error_description.
   const description = error.message.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, "?");
@@ -61,11 +65,23 @@ function jsonRpcError(status: number, message: string, headers: Record<string, s
 
 export function createHandlers(deps: HandlerDeps) {
   const resolveActor = deps.resolveActor ?? createActorResolver(deps.config.auth);
+  let limits: RateLimits | undefined;
 
   async function context(request: Request): Promise<ServiceContext> {
     const [database, events] = await Promise.all([deps.database(), deps.events()]);
-    const actor = await resolveActor(request, database.prisma);
-    return { db: database.prisma, actor, config: deps.config, events, signal: request.signal };
+    limits ??= createRateLimits(deps.config.rateLimits, database);
+    let actor: Actor;
+    try {
+      actor = await resolveActor(request, database.prisma);
+    } catch (error) {
+      // Each failed authentication counts against the client's address: past the limit, guessing
+      // gets 429 instead of 401.
+      if (error instanceof AppError && error.code === "AUTHENTICATION_REQUIRED") {
+        await limits.consume("auth_failures", request.headers.get(CLIENT_ADDRESS_HEADER) ?? "unknown");
+      }
+      throw error;
+    }
+    return { db: database.prisma, actor, config: deps.config, events, signal: request.signal, limits };
   }
 
   return {
@@ -173,10 +189,14 @@ export function createHandlers(deps: HandlerDeps) {
           } catch (error) {
             const appError = toAppError(error);
             if (appError.code === "INTERNAL_ERROR") console.error("[trpc] context failed:", error);
-            throw new TRPCError({ code: appError.trpcCode, message: appError.message });
+            throw new TRPCError({ code: appError.trpcCode, message: appError.message, cause: appError });
           }
         },
-        responseMeta: ({ errors }) => (errors.some(isMalformedBody) ? { status: 400 } : {}),
+        responseMeta: ({ errors }) => {
+          if (errors.some(isMalformedBody)) return { status: 400 };
+          const limited = errors.map((error) => error.cause).find((cause): cause is AppError => cause instanceof AppError && cause.code === "RATE_LIMITED");
+          return limited ? { headers: new Headers({ "retry-after": String(limited.data?.retry_after_seconds ?? 60) }) } : {};
+        },
         onError: ({ error, path }) => {
           if (error.code === "INTERNAL_SERVER_ERROR" && !(error.cause instanceof AppError) && !isMalformedBody(error)) {
             console.error(`[trpc] ${path ?? "?"} failed:`, error.cause ?? error);

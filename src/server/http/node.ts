@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { env } from "@/env";
 import { ATTACHMENTS_PATH } from "./attachments";
+import { CLIENT_ADDRESS_HEADER } from "./client-address";
 import type { Handlers } from "./handlers";
 
 // Serving the framework-free handlers from node:http: the production server (server.mts) answers
@@ -99,6 +100,8 @@ function toRequest(req: IncomingMessage, body: Buffer<ArrayBuffer> | undefined, 
     if (Array.isArray(value)) value.forEach((item) => headers.append(key, item));
     else if (value !== undefined) headers.set(key, value);
   }
+  // The peer's address, for limits keyed by client (failed authentications); a client cannot set it.
+  headers.set(CLIENT_ADDRESS_HEADER, req.socket.remoteAddress ?? "unknown");
   const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
   return new Request(url, { method: req.method, headers, body: body?.length ? body : undefined, signal });
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { hasRole } from "@/server/auth/actor";
+import { limitClassOf } from "@/server/auth/rate-limits";
 import { AppError, quote } from "@/server/errors";
 import { actingAgent } from "@/server/services/agents/authenticate";
 import type { ServiceContext } from "@/server/services/context";
@@ -82,9 +83,11 @@ async function enterScope<S extends Scope>(operation: AnyOperation, ctx: Service
   return { ...ctx, project, agent } as ContextFor<S>;
 }
 
-/** Calls an operation as `ctx.actor`: permission, then input, then scope, then the handler. */
+/** Calls an operation as `ctx.actor`: permission, rate limit, then input, then scope, then the handler. */
 export async function invoke<I extends z.ZodType, O, S extends Scope>(operation: Operation<I, O, "query" | "mutation", S>, ctx: ServiceContext, raw?: unknown): Promise<O> {
   authorize(operation, ctx);
+  // Local mode's one principal (the machine's operator) is not limited.
+  if (ctx.limits && ctx.actor.kind !== "local") await ctx.limits.consume(limitClassOf(operation), ctx.actor.principal);
   const input = parseArguments(operation.input, raw, operation.name);
   const scoped = await enterScope<S>(operation, ctx, input as Record<string, unknown>);
   return operation.handler(scoped, input);

@@ -2,6 +2,7 @@ import path from "node:path";
 import { env, redactedDatabaseUrl } from "@/env";
 import type { Actor } from "@/server/auth/actor";
 import { authConfigFromEnv, type AuthConfig } from "@/server/auth/config";
+import type { RateLimitConfig, RateLimits } from "@/server/auth/rate-limits";
 import type { Agent, Project } from "@/generated/prisma/client";
 import type { Db, Prisma } from "@/server/db/client";
 import type { EventBus } from "@/server/events/bus";
@@ -48,6 +49,8 @@ export interface ServiceConfig {
   environment: string;
   /** Who may call: local mode or bearer tokens (src/server/auth/config.ts). */
   auth: AuthConfig;
+  /** Calls per minute per principal and class; failed authentications per client address. */
+  rateLimits: RateLimitConfig;
   nameMode: NameMode;
   databaseLabel: string;
   httpHost: string;
@@ -70,6 +73,12 @@ export function configFromEnv(): ServiceConfig {
   return {
     environment: env.APP_ENVIRONMENT,
     auth: authConfigFromEnv(),
+    rateLimits: {
+      reads: env.RATE_LIMIT_READS_PER_MINUTE,
+      writes: env.RATE_LIMIT_WRITES_PER_MINUTE,
+      search: env.RATE_LIMIT_SEARCH_PER_MINUTE,
+      auth_failures: env.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
+    },
     nameMode: env.AGENT_NAME_ENFORCEMENT_MODE,
     databaseLabel: redactedDatabaseUrl(),
     httpHost: env.HOSTNAME,
@@ -121,6 +130,8 @@ export interface ServiceContext {
   events?: EventBus;
   /** Aborted when the caller goes away: long waits stop early. */
   signal?: AbortSignal;
+  /** Per-principal rate limits (request surfaces set them; services called directly are not limited). */
+  limits?: RateLimits;
 }
 
 /** An operation scoped to one project: the project is resolved and within the actor's scopes. */
