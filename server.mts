@@ -10,7 +10,9 @@
 import { createServer, type RequestListener, type ServerResponse } from "node:http";
 import next from "next";
 import { env } from "./src/env";
-import { authConfigFromEnv, modeNotice } from "./src/server/auth/config";
+import { authConfigFromEnv, bindRefusal, modeNotice } from "./src/server/auth/config";
+import { getDatabase } from "./src/server/db/client";
+import { createSetupLink } from "./src/server/services/users/accounts";
 import { handlers } from "./src/server/http/app";
 import { createRequestListener } from "./src/server/http/listener";
 import { printHostGuardWarning } from "./src/server/http/origin";
@@ -83,12 +85,27 @@ async function stop(reason: string, code: number): Promise<void> {
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void stop(signal, 0));
 
+/** On a server that requires sign-ins and has no user yet: the one-time link that creates the first admin. */
+async function printSetupLink(): Promise<void> {
+  const token = await createSetupLink((await getDatabase()).prisma);
+  if (!token) return;
+  const base = env.PUBLIC_URL?.replace(/\/$/, "") ?? `http://${env.HOSTNAME.includes(":") ? `[${env.HOSTNAME}]` : env.HOSTNAME}:${env.PORT}`;
+  console.log(`[mailroom] no dashboard user yet: create the first admin at ${base}/setup#${token} (works once, for 24 h), or run \`mailroom user create --role admin\``);
+}
+
 async function start(): Promise<void> {
-  console.log(`[mailroom] ${modeNotice(authConfigFromEnv())}`);
+  const auth = authConfigFromEnv();
+  const refusal = bindRefusal(auth, env.HOSTNAME);
+  if (refusal) {
+    console.error(`[mailroom] ${refusal}`);
+    process.exit(1);
+  }
+  console.log(`[mailroom] ${modeNotice(auth)}`);
   await listenOrExit(server, env.PORT, env.HOSTNAME);
   if (stopping) return;
   if (!(await openAtStartup())) return stop("startup failed", 1);
   if (stopping) return;
+  if (auth.mode === "tokens") await printSetupLink();
   app = next({ dev: false, dir: import.meta.dirname, hostname: env.HOSTNAME, port: env.PORT });
   await app.prepare();
   if (stopping) return;

@@ -130,6 +130,34 @@ const fields = z.object({
     .trim()
     .optional()
     .transform((value) => value || undefined),
+  /** Signs and encrypts dashboard sessions (next-auth); derived from JWT_SECRET when unset. Needed with JWT_JWKS_URL alone. */
+  NEXTAUTH_SECRET: z
+    .string()
+    .optional()
+    .transform((value) => value || undefined)
+    .pipe(z.string().min(32, "NEXTAUTH_SECRET must be at least 32 characters (openssl rand -hex 32)").max(4096).optional()),
+  /** How long a dashboard sign-in lasts. */
+  SESSION_MAX_AGE_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(12),
+  /** An OpenID Connect issuer for dashboard sign-in (its /.well-known/openid-configuration is read); needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET. */
+  OIDC_ISSUER: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => value || undefined)
+    .pipe(z.url({ protocol: /^https?$/, error: "OIDC_ISSUER must be an http:// or https:// URL" }).optional()),
+  OIDC_CLIENT_ID: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => value || undefined),
+  OIDC_CLIENT_SECRET: z
+    .string()
+    .optional()
+    .transform((value) => value || undefined),
+  /** The sign-in button's label. */
+  OIDC_NAME: z.string().trim().min(1).max(60).default("Single sign-on"),
+  /** Role given to an OIDC user who has no account yet; unset: only users an admin created may sign in. */
+  OIDC_DEFAULT_ROLE: z.enum(["reader", "writer", "admin"]).optional(),
   /** Calls per minute per token (principal) for read operations; 0 turns the limit off. Not applied in local mode. */
   RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
   /** Calls per minute per token for operations that write. */
@@ -149,6 +177,15 @@ const schema = fields.transform((value, context) => {
     for (const name of ["JWT_ISSUER", "JWT_AUDIENCE"] as const) {
       if (!value[name]) context.addIssue({ code: "custom", path: [name], message: `${name} must be set with JWT_JWKS_URL: tokens from an outside issuer are checked for issuer and audience` });
     }
+  }
+  if (value.JWT_JWKS_URL && !value.JWT_SECRET && !value.NEXTAUTH_SECRET) {
+    context.addIssue({ code: "custom", path: ["NEXTAUTH_SECRET"], message: "must be set with JWT_JWKS_URL when JWT_SECRET is not: it signs dashboard sessions" });
+  }
+  if (value.OIDC_ISSUER) {
+    for (const name of ["OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"] as const) {
+      if (!value[name]) context.addIssue({ code: "custom", path: [name], message: `${name} must be set with OIDC_ISSUER` });
+    }
+    if (!value.JWT_SECRET && !value.JWT_JWKS_URL) context.addIssue({ code: "custom", path: ["OIDC_ISSUER"], message: "needs JWT_SECRET (or JWT_JWKS_URL): in local mode nobody signs in" });
   }
   // A send_message call carrying the largest allowed body must fit in one request, escaped, with
   // room for its other arguments and the JSON-RPC envelope.
@@ -177,6 +214,14 @@ function parseEnv(source: NodeJS.ProcessEnv): Env {
 }
 
 export const env: Env = parseEnv(process.env);
+
+// next-auth reads its origin (for redirects and the secure-cookie choice) from the environment
+// only. PUBLIC_URL is that origin when set; otherwise the request's Host is, which is safe here
+// because the edge's Host guard already refused every Host this server does not answer to.
+if (!process.env.NEXTAUTH_URL) {
+  if (env.PUBLIC_URL) process.env.NEXTAUTH_URL = env.PUBLIC_URL;
+  else process.env.AUTH_TRUST_HOST ??= "true";
+}
 
 /** Secrets that must never be printed: the database password is redacted from its URL. */
 export function redactedDatabaseUrl(url: string | undefined = env.DATABASE_URL): string {

@@ -1,4 +1,5 @@
 import { ProjectsOverview } from "./_components/projects-overview";
+import { SessionMenu } from "./_components/session-menu";
 
 export default function HomePage() {
   return (
@@ -8,9 +9,12 @@ export default function HomePage() {
           <h1 className="text-2xl font-bold tracking-tight">Mailroom</h1>
           <p className="text-sm text-muted-foreground">Projects and the agents working in them.</p>
         </div>
-        <a className="text-sm text-primary underline-offset-4 hover:underline" href="/api/health">
-          health
-        </a>
+        <div className="flex items-center gap-4">
+          <a className="text-sm text-primary underline-offset-4 hover:underline" href="/api/health">
+            health
+          </a>
+          <SessionMenu />
+        </div>
       </header>
       <ProjectsOverview />
     </main>

@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { archiveCommands } from "./commands/archive";
 import { exportCommand } from "./commands/export";
+import { tokenCommands, userCommands } from "./commands/accounts";
 import { CommandFailure, commandHelp, EXIT, groupHelp, parseOptions, UsageError, wantsHelp, type Command, type CommandGroup, type Io } from "./command";
 import { describeFailure } from "./failure";
 
@@ -12,7 +13,7 @@ import { describeFailure } from "./failure";
 // they run, so --help and usage errors answer at once.
 
 const HELP_ONLY = new Set(["--help", "-h"]);
-const ENTRIES: ReadonlyArray<Command | CommandGroup> = [exportCommand, archiveCommands];
+const ENTRIES: ReadonlyArray<Command | CommandGroup> = [exportCommand, archiveCommands, userCommands, tokenCommands];
 
 function isGroup(entry: Command | CommandGroup): entry is CommandGroup {
   return "commands" in entry;

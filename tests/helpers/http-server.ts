@@ -22,12 +22,13 @@ export async function startTestServer(
   database: Database,
   config: Partial<ServiceConfig> = {},
   edge: Partial<EdgeConfig> = {},
-  options: Pick<HandlerDeps, "resolveActor"> = {},
+  options: Pick<HandlerDeps, "resolveActor"> & { pages?: Parameters<typeof createRequestListener>[1] } = {},
 ): Promise<TestServer> {
   let bus: Promise<EventBus> | undefined;
   const events = () => (bus ??= createEventBus(database, database.url));
-  const handlers = createHandlers({ database: async () => database, events, config: { ...testConfig, ...config }, ...options });
-  const server = createServer(createRequestListener(handlers, undefined, { ...edgeConfigFromEnv(), ...edge }));
+  const handlers = createHandlers({ database: async () => database, events, config: { ...testConfig, ...config }, resolveActor: options.resolveActor });
+  // `pages` stands in for Next: what the dashboard's page requests reach once the edge lets them through.
+  const server = createServer(createRequestListener(handlers, options.pages, { ...edgeConfigFromEnv(), ...edge }));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

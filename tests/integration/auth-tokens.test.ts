@@ -71,7 +71,7 @@ describe("requests without a valid token", () => {
     expect(response.status).toBe(401);
     expect(response.headers.get("www-authenticate")).toBe('Bearer realm="mailroom"');
     expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
-      "This server requires a bearer token: send the header Authorization: Bearer <token>.",
+      "This server requires a bearer token (send the header Authorization: Bearer <token>) or a dashboard sign-in.",
     );
   });
 

@@ -178,6 +178,9 @@ describe("the permission table", () => {
         "create_token",
         "list_tokens",
         "revoke_token",
+        "create_user",
+        "list_users",
+        "set_user_disabled",
       ].sort(),
     );
   });

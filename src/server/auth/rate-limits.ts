@@ -20,6 +20,8 @@ const WINDOW_S = 60;
 export interface RateLimits {
   /** Counts one call of `limit` for `key`; RATE_LIMITED (with retry_after_seconds) once over. */
   consume(limit: LimitClass, key: string): Promise<void>;
+  /** RATE_LIMITED when `key` has no call of `limit` left; counts nothing (a login checks before it hashes). */
+  check(limit: LimitClass, key: string): Promise<void>;
 }
 
 export function createRateLimits(config: RateLimitConfig, database: Pick<Database, "kind" | "pool">): RateLimits {
@@ -35,6 +37,10 @@ export function createRateLimits(config: RateLimitConfig, database: Pick<Databas
         : new RateLimiterMemory(options),
     );
   }
+  const limited = (limit: LimitClass, state: RateLimiterRes) => {
+    const retry = Math.max(1, Math.ceil(state.msBeforeNext / 1000));
+    return new AppError("RATE_LIMITED", `Rate limit '${limit}' reached: ${config[limit]} per minute; retry in ${retry} s.`, { limit, retry_after_seconds: retry });
+  };
   return {
     async consume(limit, key) {
       const limiter = limiters.get(limit);
@@ -43,9 +49,14 @@ export function createRateLimits(config: RateLimitConfig, database: Pick<Databas
         await limiter.consume(key);
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
-        const retry = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-        throw new AppError("RATE_LIMITED", `Rate limit '${limit}' reached: ${config[limit]} per minute; retry in ${retry} s.`, { limit, retry_after_seconds: retry });
+        throw limited(limit, rejection);
       }
+    },
+    async check(limit, key) {
+      const limiter = limiters.get(limit);
+      // A store that cannot be read lets the attempt through, as consume's insurance does.
+      const state = limiter ? await limiter.get(key).catch(() => null) : null;
+      if (state && state.consumedPoints >= config[limit]) throw limited(limit, state);
     },
   };
 }

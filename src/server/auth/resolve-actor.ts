@@ -1,8 +1,10 @@
 import type { Db } from "@/server/db/client";
 import { AppError } from "@/server/errors";
 import { LOCAL_OPERATOR, canAccessProject, type Actor } from "./actor";
-import type { AuthConfig } from "./config";
+import { isLoopback, type AuthConfig } from "./config";
+import { CLIENT_ADDRESS_HEADER } from "@/server/http/client-address";
 import { createTokenVerifier, type TokenClaims } from "./jwt";
+import { createSessionReader, sessionCookie } from "./sessions";
 import { TokenRecords } from "./tokens";
 
 /**
@@ -33,6 +35,12 @@ export function createActorResolver(auth: AuthConfig): ActorResolver {
     // Bearer credentials are refused rather than ignored, so a client that believes it is
     // authenticating finds out it is not.
     return async (request) => {
+      // Behind a proxy on this machine every caller looks local: local mode is for a laptop, and
+      // bindRefusal keeps it off any other interface. The header is absent under `next dev`.
+      const address = request.headers.get(CLIENT_ADDRESS_HEADER);
+      if (address && !isLoopback(address)) {
+        throw new AppError("FORBIDDEN", "This server is in local mode and answers this machine only; set JWT_SECRET to serve other machines.");
+      }
       if (request.headers.get("authorization")) {
         throw unauthenticated("Bearer credentials are not accepted by this server (local mode: no JWT_SECRET is set); remove the Authorization header.");
       }
@@ -41,9 +49,14 @@ export function createActorResolver(auth: AuthConfig): ActorResolver {
   }
   const verify = createTokenVerifier(auth);
   const records = new TokenRecords();
+  const readSession = createSessionReader(auth);
   return async (request, db) => {
     const authorization = request.headers.get("authorization");
-    if (!authorization) throw unauthenticated("This server requires a bearer token: send the header Authorization: Bearer <token>.");
+    if (!authorization) {
+      const cookie = sessionCookie(request);
+      if (cookie) return readSession(cookie, db);
+      throw unauthenticated("This server requires a bearer token (send the header Authorization: Bearer <token>) or a dashboard sign-in.");
+    }
     const match = BEARER.exec(authorization);
     if (!match) throw unauthenticated("The Authorization header must be of the form Bearer <token>.");
     const { claims, roles } = await verify(match[1]!);

@@ -18,6 +18,9 @@ import type { EventBus } from "@/server/events/bus";
 import { mailEvents, type StreamEvent } from "@/server/services/messages/stream";
 import { AppError, toAppError } from "@/server/errors";
 import { serveAttachment } from "./attachments";
+import { authRoute, setupRoute, type AuthRouteDeps } from "./auth-routes";
+import { createAuthOptions } from "@/server/auth/next-auth-options";
+import type { NextAuthOptions } from "next-auth";
 import { CLIENT_ADDRESS_HEADER } from "./client-address";
 import { parseArguments } from "@/server/operations/invoke";
 import { agentName, optionalToken, projectKey } from "@/server/schemas/common";
@@ -63,13 +66,51 @@ function jsonRpcError(status: number, message: string, headers: Record<string, s
   return json(status, { jsonrpc: "2.0", error: { code: -32000, message }, id: null }, headers);
 }
 
+/**
+ * Bearer credentials belong in the Authorization header: a token in a URL ends up in proxy logs,
+ * browser history and Referer headers. The event stream and attachment downloads took the agent's
+ * registration token in the query; with tokens required, the agent's bound bearer token replaces it.
+ */
+function refuseQueryToken(request: Request, config: ServiceConfig): void {
+  if (config.auth.mode !== "tokens") return;
+  const params = new URL(request.url).searchParams;
+  for (const name of ["agent_token", "access_token", "token"]) {
+    if (params.has(name)) {
+      throw new AppError("INVALID_ARGUMENT", `'${name}' is not accepted in the query string: send Authorization: Bearer <token> (a token bound to the agent proves it).`, { field: name });
+    }
+  }
+}
+
+/** Pages anyone may load: the sign-in and setup pages and what they are built from. */
+function isPublicPage(pathname: string): boolean {
+  return pathname === "/login" || pathname === "/setup" || pathname.startsWith("/_next/") || pathname === "/favicon.ico" || pathname === "/icon.svg";
+}
+
 export function createHandlers(deps: HandlerDeps) {
   const resolveActor = deps.resolveActor ?? createActorResolver(deps.config.auth);
   let limits: RateLimits | undefined;
+  let authOptions: NextAuthOptions | undefined;
+
+  async function rateLimits(): Promise<RateLimits> {
+    limits ??= createRateLimits(deps.config.rateLimits, await deps.database());
+    return limits;
+  }
+
+  const authDeps: AuthRouteDeps = {
+    db: async () => (await deps.database()).prisma,
+    limits: rateLimits,
+    options: () =>
+      (authOptions ??= createAuthOptions({
+        auth: deps.config.auth,
+        db: async () => (await deps.database()).prisma,
+        limits: rateLimits,
+        clientAddress: (headers) => String(headers?.[CLIENT_ADDRESS_HEADER] ?? "unknown"),
+      })),
+  };
 
   async function context(request: Request): Promise<ServiceContext> {
     const [database, events] = await Promise.all([deps.database(), deps.events()]);
-    limits ??= createRateLimits(deps.config.rateLimits, database);
+    const limits = await rateLimits();
     let actor: Actor;
     try {
       actor = await resolveActor(request, database.prisma);
@@ -159,6 +200,7 @@ export function createHandlers(deps: HandlerDeps) {
       if (request.signal.aborted) stop.abort();
       else request.signal.addEventListener("abort", () => stop.abort(), { once: true });
       try {
+        refuseQueryToken(request, deps.config);
         const ctx = await context(request);
         const query = parseArguments(eventsQuery, Object.fromEntries(url.searchParams), "the events stream");
         stream = mailEvents(ctx, { project_key: query.project, agent_name: query.agent, agent_token: query.agent_token }, stop.signal);
@@ -172,9 +214,45 @@ export function createHandlers(deps: HandlerDeps) {
       }
     },
 
-    /** GET /api/attachments/{message_id}/{sha256}?project=…&agent=…&agent_token=… — raw bytes, sender and recipients only. */
+    /** GET /api/attachments/{message_id}/{sha256}?project=…&agent=…[&agent_token=… in local mode] — raw bytes, sender and recipients only. */
     attachment(request: Request): Promise<Response> {
-      return serveAttachment(request, context);
+      return serveAttachment(request, (request) => {
+        refuseQueryToken(request, deps.config);
+        return context(request);
+      });
+    },
+
+    /** /api/auth/…: next-auth's sign-in, sign-out, session and CSRF routes. */
+    auth(request: Request): Promise<Response> {
+      return authRoute(request, authDeps);
+    },
+
+    /** POST /api/setup: the first admin, with the one-time link printed at start. */
+    setup(request: Request): Promise<Response> {
+      return setupRoute(request, authDeps);
+    },
+
+    /**
+     * Whether a dashboard page may be served: undefined when it may, else the answer (a redirect
+     * to the sign-in page, or 403 in local mode for a caller from another machine). Pages hold no
+     * data themselves (they read it through tRPC, which checks again), but nobody signed out sees
+     * the console's shell either.
+     */
+    async page(request: Request): Promise<Response | undefined> {
+      const url = new URL(request.url);
+      if (isPublicPage(url.pathname)) return undefined;
+      try {
+        await resolveActor(request, (await deps.database()).prisma);
+        return undefined;
+      } catch (error) {
+        const appError = toAppError(error);
+        if (appError.code !== "AUTHENTICATION_REQUIRED") {
+          if (appError.code === "INTERNAL_ERROR") console.error("[page] access check failed:", error);
+          return new Response(appError.message, { status: appError.httpStatus, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } });
+        }
+        const back = `${url.pathname}${url.search}`;
+        return new Response(null, { status: 302, headers: { location: `/login?callbackUrl=${encodeURIComponent(back)}`, "cache-control": "no-store" } });
+      }
     },
 
     trpc(request: Request): Promise<Response> {
@@ -194,8 +272,8 @@ export function createHandlers(deps: HandlerDeps) {
         },
         responseMeta: ({ errors }) => {
           if (errors.some(isMalformedBody)) return { status: 400 };
-          const limited = errors.map((error) => error.cause).find((cause): cause is AppError => cause instanceof AppError && cause.code === "RATE_LIMITED");
-          return limited ? { headers: new Headers({ "retry-after": String(limited.data?.retry_after_seconds ?? 60) }) } : {};
+          const refusal = errors.map((error) => error.cause).find((cause): cause is AppError => cause instanceof AppError && (cause.code === "RATE_LIMITED" || cause.code === "AUTHENTICATION_REQUIRED"));
+          return refusal ? { headers: new Headers(challenge(refusal, request)) } : {};
         },
         onError: ({ error, path }) => {
           if (error.code === "INTERNAL_SERVER_ERROR" && !(error.cause instanceof AppError) && !isMalformedBody(error)) {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { env } from "@/env";
 import type { Handlers } from "./handlers";
-import { errorBody, hasBody, isApiPath, refuse, serveApi } from "./node";
+import { errorBody, hasBody, isApiPath, refuse, serveApi, toRequest, writeResponse } from "./node";
 import { createHostGuard, hostPolicyFromEnv, type HostPolicy } from "./origin";
 
 // The HTTP edge of the production server (server.mts) and of the integration tests' server: every
@@ -50,8 +50,9 @@ export function createRequestListener(
       res.setHeader("connection", "close");
     }
     if (!handleNext) return notFound(res, pathname);
-    Promise.resolve()
-      .then(() => handleNext(req, res))
+    handlers
+      .page(toRequest(req, undefined, new AbortController().signal))
+      .then((refusal) => (refusal ? writeResponse(res, refusal, false) : handleNext(req, res)))
       .catch((error: unknown) => {
         console.error("[http] page request failed:", error);
         if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });

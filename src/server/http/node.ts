@@ -1,16 +1,21 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { env } from "@/env";
 import { ATTACHMENTS_PATH } from "./attachments";
+import { AUTH_MAX_BODY_BYTES, AUTH_PATH, SETUP_PATH } from "./auth-routes";
 import { CLIENT_ADDRESS_HEADER } from "./client-address";
 import type { Handlers } from "./handlers";
 
 // Serving the framework-free handlers from node:http: the production server (server.mts) answers
 // the API this way, in front of Next, and the tests serve the same handlers without building Next.
 
-const API_PATHS = new Set(["/api/mcp", "/api/health", "/api/ready", "/api/metrics", "/api/events"]);
+const API_PATHS = new Set(["/api/mcp", "/api/health", "/api/ready", "/api/metrics", "/api/events", SETUP_PATH]);
 
 export function isApiPath(pathname: string): boolean {
-  return API_PATHS.has(pathname) || pathname.startsWith("/api/trpc/") || pathname.startsWith(ATTACHMENTS_PATH);
+  return API_PATHS.has(pathname) || pathname.startsWith("/api/trpc/") || pathname.startsWith(ATTACHMENTS_PATH) || pathname.startsWith(AUTH_PATH);
+}
+
+function isAuthPath(pathname: string): boolean {
+  return pathname === SETUP_PATH || pathname.startsWith(AUTH_PATH);
 }
 
 /** The handler for an API path; undefined for everything else (pages, assets, auth). */
@@ -23,15 +28,17 @@ export function apiRoute(handlers: Handlers, request: Request): Promise<Response
   if (pathname === "/api/metrics") return handlers.metrics(request);
   if (pathname === "/api/events") return handlers.events(request);
   if (pathname.startsWith(ATTACHMENTS_PATH)) return handlers.attachment(request);
+  if (pathname.startsWith(AUTH_PATH)) return handlers.auth(request);
+  if (pathname === SETUP_PATH) return handlers.setup(request);
   return new Response(JSON.stringify({ error: { type: "NOT_FOUND", message: `No route ${pathname}` } }), {
     status: 404,
     headers: { "content-type": "application/json" },
   });
 }
 
-/** POST /api/mcp and tRPC mutations (POST /api/trpc/…) take a body; no other request is ever read. */
+/** POST /api/mcp, tRPC mutations (POST /api/trpc/…) and sign-in forms take a body; no other request is ever read. */
 function takesBody(method: string | undefined, pathname: string): boolean {
-  return method === "POST" && (pathname === "/api/mcp" || pathname.startsWith("/api/trpc/"));
+  return method === "POST" && (pathname === "/api/mcp" || pathname.startsWith("/api/trpc/") || isAuthPath(pathname));
 }
 
 /** Whether the request says a body follows (HTTP/1.1 frames one by Content-Length or Transfer-Encoding). */
@@ -94,7 +101,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer<ArrayBuff
   });
 }
 
-function toRequest(req: IncomingMessage, body: Buffer<ArrayBuffer> | undefined, signal: AbortSignal): Request {
+export function toRequest(req: IncomingMessage, body: Buffer<ArrayBuffer> | undefined, signal: AbortSignal): Request {
   const headers = new Headers();
   for (const [key, value] of Object.entries(req.headers)) {
     if (Array.isArray(value)) value.forEach((item) => headers.append(key, item));
@@ -110,8 +117,12 @@ function toRequest(req: IncomingMessage, body: Buffer<ArrayBuffer> | undefined, 
  * Writes the response as it is produced (SSE streams too) and stops reading it when the client
  * goes away. `close` ends the connection after it, whatever the handler asked for.
  */
-async function writeResponse(res: ServerResponse, response: Response, close: boolean): Promise<void> {
-  res.writeHead(response.status, { ...Object.fromEntries(response.headers.entries()), ...(close ? { connection: "close" } : {}) });
+export async function writeResponse(res: ServerResponse, response: Response, close: boolean): Promise<void> {
+  const headers: Record<string, string | string[]> = { ...Object.fromEntries(response.headers.entries()), ...(close ? { connection: "close" } : {}) };
+  // Several cookies are several headers (fromEntries would keep only the last one).
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length) headers["set-cookie"] = cookies;
+  res.writeHead(response.status, headers);
   if (!response.body) {
     res.end();
     return;
@@ -139,6 +150,7 @@ async function writeResponse(res: ServerResponse, response: Response, close: boo
 export function serveApi(handlers: Handlers, req: IncomingMessage, res: ServerResponse, maxRequestBytes: number = env.MAX_REQUEST_BYTES): void {
   const pathname = (req.url ?? "/").split("?", 1)[0]!;
   const readsBody = takesBody(req.method, pathname);
+  if (isAuthPath(pathname)) maxRequestBytes = Math.min(maxRequestBytes, AUTH_MAX_BODY_BYTES);
   if (readsBody && Number(req.headers["content-length"] ?? 0) > maxRequestBytes) {
     refuse(req, res, 413, tooLargeBody(pathname, maxRequestBytes));
     return;

@@ -31,6 +31,7 @@ import { macroOperations } from "@/server/services/macros/operations";
 import { productOperations } from "@/server/services/products/operations";
 import { reservationOperations } from "@/server/services/reservations/operations";
 import { tokenOperations } from "@/server/services/tokens/operations";
+import { userOperations } from "@/server/services/users/operations";
 import { toolingOperations } from "@/server/services/tooling/operations";
 import { projectsOverview } from "@/server/services/projects/overview";
 import { ensureProject, listProjects } from "@/server/services/projects/projects";
@@ -85,6 +86,8 @@ export const operations = {
   archive: archiveOperations,
   /** Bearer tokens for agents and tools (admin). */
   tokens: tokenOperations,
+  /** Dashboard accounts (admin). */
+  users: userOperations,
   /** The overseer's dashboard: any agent's mail of a project. */
   messages: {
     inbox: operatorInbox,

@@ -13,6 +13,7 @@ import { productSamples } from "./products";
 import { reservationSamples } from "./reservations";
 import { tokenSamples } from "./tokens";
 import { toolingSamples } from "./tooling";
+import { userSamples } from "./users";
 
 /** What every domain's samples start from: the matrix project with GreenLake, BlueDog and one message. */
 export interface SampleBase {
@@ -57,4 +58,5 @@ export const domainSamples: readonly DomainSamples[] = [
   attachmentSamples,
   archiveSamples,
   tokenSamples,
+  userSamples,
 ];
