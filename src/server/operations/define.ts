@@ -70,6 +70,12 @@ export interface Operation<I extends z.ZodType = z.ZodType, O = unknown, K exten
   /** The result's contract: checked against real results by the contract tests. */
   output: z.ZodType;
   permission: Permission;
+  /**
+   * Acts on the whole server rather than within projects (tokens, users): the caller's credential
+   * must reach every project, so that a project-scoped admin cannot mint or manage credentials
+   * that reach beyond its own projects.
+   */
+  serverWide?: boolean;
   kind: K;
   scope: S;
   fields?: ScopeFields<z.output<I>>;

@@ -27,6 +27,9 @@ function authorize(operation: AnyOperation, ctx: ServiceContext): void {
   if (!hasRole(ctx.actor, operation.permission)) {
     throw new AppError("FORBIDDEN", `${operation.name} needs the ${operation.permission} role.`);
   }
+  if (operation.serverWide && ctx.actor.projectScopes !== "*") {
+    throw new AppError("FORBIDDEN", `${operation.name} needs a credential for every project: this one is limited to its projects claim.`);
+  }
 }
 
 /**

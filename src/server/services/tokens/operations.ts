@@ -22,6 +22,7 @@ export const createToken = defineOperation({
   input: createTokenInput,
   output: createTokenOutput,
   permission: "admin",
+  serverWide: true,
   kind: "mutation",
   scope: "global",
   async handler(ctx, input) {
@@ -36,7 +37,14 @@ export const createToken = defineOperation({
         throw new AppError("INVALID_ARGUMENT", `The agent's project '${project.slug}' must be one of the token's projects.`, { field: "agent.project" });
       }
     }
-    return mintToken(ctx.db, ctx.config.auth, { name: input.name, roles: input.roles, projects: input.projects, agent, expiresInSeconds: input.expires_in_seconds });
+    // A token never mints one that outlives it (as register_agent's bearer_token): a short-lived
+    // credential that leaked cannot be turned into a lasting one. A signed-in user's account
+    // outlives their session, so their tokens take the lifetime asked for.
+    let expiresInSeconds = input.expires_in_seconds;
+    if (ctx.actor.kind === "token" && ctx.actor.expiresAt !== undefined) {
+      expiresInSeconds = Math.max(1, Math.min(expiresInSeconds, ctx.actor.expiresAt - Math.floor(Date.now() / 1000)));
+    }
+    return mintToken(ctx.db, ctx.config.auth, { name: input.name, roles: input.roles, projects: input.projects, agent, expiresInSeconds });
   },
 });
 
@@ -46,6 +54,7 @@ export const listTokens = defineOperation({
   input: listTokensInput,
   output: listTokensOutput,
   permission: "admin",
+  serverWide: true,
   kind: "query",
   scope: "global",
   async handler(ctx, input) {
@@ -77,6 +86,7 @@ export const revokeToken = defineOperation({
   input: revokeTokenInput,
   output: revokeTokenOutput,
   permission: "admin",
+  serverWide: true,
   kind: "mutation",
   scope: "global",
   async handler(ctx, input) {

@@ -11,6 +11,7 @@ export const createUserOperation = defineOperation({
   input: createUserInput,
   output: userViewSchema,
   permission: "admin",
+  serverWide: true,
   kind: "mutation",
   scope: "global",
   async handler(ctx, input) {
@@ -24,6 +25,7 @@ export const listUsersOperation = defineOperation({
   input: listUsersInput,
   output: listUsersOutput,
   permission: "admin",
+  serverWide: true,
   kind: "query",
   scope: "global",
   async handler(ctx, input) {
@@ -38,6 +40,7 @@ export const setUserDisabledOperation = defineOperation({
   input: setUserDisabledInput,
   output: userViewSchema,
   permission: "admin",
+  serverWide: true,
   kind: "mutation",
   scope: "global",
   async handler(ctx, input) {
