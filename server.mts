@@ -74,6 +74,7 @@ async function stop(reason: string, code: number): Promise<void> {
   await closeConnections();
   try {
     await app?.close();
+    await handlers.close();
     await closeAtShutdown();
     console.log("[mailroom] stopped");
   } catch (error) {

@@ -158,6 +158,13 @@ const fields = z.object({
   OIDC_NAME: z.string().trim().min(1).max(60).default("Single sign-on"),
   /** Role given to an OIDC user who has no account yet; unset: only users an admin created may sign in. */
   OIDC_DEFAULT_ROLE: z.enum(["reader", "writer", "admin"]).optional(),
+  /** Redis for rate-limit counters shared by every instance (else they live in Postgres, or in memory on the embedded database). */
+  REDIS_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => value || undefined)
+    .pipe(z.url({ protocol: /^rediss?$/, error: "REDIS_URL must be a redis:// or rediss:// URL" }).optional()),
   /** Calls per minute per token (principal) for read operations; 0 turns the limit off. Not applied in local mode. */
   RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
   /** Calls per minute per token for operations that write. */

@@ -37,6 +37,7 @@ export async function startTestServer(
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      await handlers.close();
       if (bus) await (await bus).close();
     },
   };

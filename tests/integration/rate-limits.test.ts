@@ -1,6 +1,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { SignJWT } from "jose";
+import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RateLimitConfig } from "@/server/auth/rate-limits";
 import { openTestDatabase } from "../helpers/database";
@@ -10,7 +11,8 @@ import { callOk, connectMcp } from "../helpers/mcp-client";
 
 // Rate limits on the real HTTP surfaces with bearer tokens: writes per token, failed
 // authentications per client address (429 with Retry-After past it), tRPC's 429, local mode
-// unlimited, and, on Postgres, one budget shared by every server on the database.
+// unlimited, and one budget shared by every server: on Postgres, and in Redis with REDIS_URL (run
+// when a Redis answers at TEST_REDIS_URL, default redis://127.0.0.1:6379; CI machines have one).
 
 const SECRET = "rate-limit-test-secret-0123456789abcdefghij";
 const LIMITS: RateLimitConfig = { reads: 100, writes: 3, search: 0, auth_failures: 3 };
@@ -18,8 +20,24 @@ let db: Awaited<ReturnType<typeof openTestDatabase>>;
 const servers: TestServer[] = [];
 const clients: Client[] = [];
 let agents: Record<string, TestAgent>;
+const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+let redisAnswers = false;
+
+async function pingRedis(): Promise<boolean> {
+  const probe = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on("error", () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
 
 beforeAll(async () => {
+  redisAnswers = await pingRedis();
   db = await openTestDatabase();
   agents = (await projectWithAgents(db, "/limits/p", ["GreenLake", "BlueDog"])).agents;
 });
@@ -30,8 +48,8 @@ afterAll(async () => {
   await db?.close();
 });
 
-async function server(limits: RateLimitConfig = LIMITS, mode: "tokens" | "local" = "tokens"): Promise<TestServer> {
-  const started = await startTestServer(db, { auth: mode === "tokens" ? { mode, secret: SECRET } : { mode }, rateLimits: limits });
+async function server(limits: RateLimitConfig = LIMITS, mode: "tokens" | "local" = "tokens", redisUrl?: string): Promise<TestServer> {
+  const started = await startTestServer(db, { auth: mode === "tokens" ? { mode, secret: SECRET } : { mode }, rateLimits: limits, rateLimitStore: { redisUrl } });
   servers.push(started);
   return started;
 }
@@ -115,5 +133,34 @@ describe("rate limits", () => {
     for (let index = 0; index < 7; index += 1) results.push(await send(mcps[index % 2]!, `S${index}`));
     expect(results.filter((result) => result.isError)).toHaveLength(3);
     expect(await sentCount("S")).toBe(4);
+  });
+
+  it("with REDIS_URL, every server shares one budget in Redis (on either database): N + k calls spread over two → exactly k refused", async ({ skip }) => {
+    if (!redisAnswers) skip(`no Redis answers at ${REDIS_URL}`);
+    const limits = { ...LIMITS, writes: 4 };
+    const [first, second] = [await server(limits, "tokens", REDIS_URL), await server(limits, "tokens", REDIS_URL)];
+    // A principal of its own: Redis outlives test runs, and its counters with it (for a minute).
+    const bearer = await token(`redis-${Date.now()}-${Math.random()}`);
+    const mcps = [await client(first.url, bearer), await client(second.url, bearer)];
+    const results: CallToolResult[] = [];
+    for (let index = 0; index < 7; index += 1) results.push(await send(mcps[index % 2]!, `R${index}`));
+    expect(results.filter((result) => result.isError)).toHaveLength(3);
+    expect(await sentCount("R")).toBe(4);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const key = `mailroom:writes:token:${JSON.parse(Buffer.from(bearer.split(".")[1]!, "base64url").toString()).jti}`;
+      expect(Number(await redis.get(key))).toBe(7);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("an unreachable Redis does not stop mail: each server counts in memory instead (the insurance limiter)", async () => {
+    const { url } = await server({ ...LIMITS, writes: 2 }, "tokens", "redis://127.0.0.1:1");
+    const mcp = await client(url, await token("redis-down"));
+    const results = [await send(mcp, "D0"), await send(mcp, "D1"), await send(mcp, "D2")];
+    expect(results.map((result) => Boolean(result.isError))).toEqual([false, false, true]);
+    expect(JSON.stringify(results[2]!.content)).toContain("Rate limit 'writes' reached: 2 per minute");
+    expect(await sentCount("D")).toBe(2);
   });
 });

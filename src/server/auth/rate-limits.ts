@@ -1,11 +1,12 @@
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import Redis from "ioredis";
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Database } from "@/server/db/client";
 import { AppError } from "@/server/errors";
 
 // Rate limits per operation class, keyed by principal (a token's jti or subject), and of failed
-// authentications keyed by client address. On Postgres the counters live in `rate_limits`, so
-// every instance on the database counts against the same budget; on the embedded database, in
-// memory. A store that fails lets calls through on an in-memory count (the insurance limiter):
+// authentications keyed by client address. With REDIS_URL the counters live in Redis; else on
+// Postgres in `rate_limits`; either way every instance counts against the same budget. On the
+// embedded database (one process), in memory. A store that fails lets calls through on an in-memory count (the insurance limiter):
 // a broken limiter must not stop mail. Local mode has one principal, the machine's operator, and
 // is not limited.
 
@@ -17,24 +18,38 @@ export type RateLimitConfig = Record<LimitClass, number>;
 
 const WINDOW_S = 60;
 
+/** Where counters are kept beyond the database's choice: Redis, when REDIS_URL is set. */
+export interface RateLimitStore {
+  redisUrl?: string;
+}
+
 export interface RateLimits {
   /** Counts one call of `limit` for `key`; RATE_LIMITED (with retry_after_seconds) once over. */
   consume(limit: LimitClass, key: string): Promise<void>;
   /** RATE_LIMITED when `key` has no call of `limit` left; counts nothing (a login checks before it hashes). */
   check(limit: LimitClass, key: string): Promise<void>;
+  /** Closes the store's connection (Redis); the database's pool is the database's to close. */
+  close(): Promise<void>;
 }
 
-export function createRateLimits(config: RateLimitConfig, database: Pick<Database, "kind" | "pool">): RateLimits {
+export function createRateLimits(config: RateLimitConfig, database: Pick<Database, "kind" | "pool">, store: RateLimitStore = {}): RateLimits {
   const limiters = new Map<LimitClass, RateLimiterAbstract>();
-  for (const limit of LIMIT_CLASSES) {
-    const points = config[limit];
-    if (points <= 0) continue;
-    const options = { keyPrefix: `mailroom:${limit}`, points, duration: WINDOW_S };
+  const active = LIMIT_CLASSES.filter((limit) => config[limit] > 0);
+  // No offline queue: while Redis is unreachable, calls fail at once and the insurance limiter
+  // counts instead of requests waiting for a reconnect.
+  const redis = store.redisUrl && active.length ? new Redis(store.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false }) : undefined;
+  // An unreachable Redis is reported by the insurance limiter taking over, not by an error per retry.
+  redis?.on("error", () => {});
+  for (const limit of active) {
+    const options = { keyPrefix: `mailroom:${limit}`, points: config[limit], duration: WINDOW_S };
+    const insuranceLimiter = new RateLimiterMemory(options);
     limiters.set(
       limit,
-      database.kind === "postgres" && database.pool
-        ? new RateLimiterPostgres({ ...options, storeClient: database.pool, tableName: "rate_limits", tableCreated: true, clearExpiredByTimeout: true, insuranceLimiter: new RateLimiterMemory(options) })
-        : new RateLimiterMemory(options),
+      redis
+        ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter })
+        : database.kind === "postgres" && database.pool
+          ? new RateLimiterPostgres({ ...options, storeClient: database.pool, tableName: "rate_limits", tableCreated: true, clearExpiredByTimeout: true, insuranceLimiter })
+          : new RateLimiterMemory(options),
     );
   }
   const limited = (limit: LimitClass, state: RateLimiterRes) => {
@@ -57,6 +72,9 @@ export function createRateLimits(config: RateLimitConfig, database: Pick<Databas
       // A store that cannot be read lets the attempt through, as consume's insurance does.
       const state = limiter ? await limiter.get(key).catch(() => null) : null;
       if (state && state.consumedPoints >= config[limit]) throw limited(limit, state);
+    },
+    async close() {
+      if (redis) await redis.quit().catch(() => redis.disconnect());
     },
   };
 }

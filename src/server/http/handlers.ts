@@ -92,7 +92,7 @@ export function createHandlers(deps: HandlerDeps) {
   let authOptions: NextAuthOptions | undefined;
 
   async function rateLimits(): Promise<RateLimits> {
-    limits ??= createRateLimits(deps.config.rateLimits, await deps.database());
+    limits ??= createRateLimits(deps.config.rateLimits, await deps.database(), deps.config.rateLimitStore);
     return limits;
   }
 
@@ -126,6 +126,11 @@ export function createHandlers(deps: HandlerDeps) {
   }
 
   return {
+    /** Closes what the handlers opened beyond the database (the rate limits' Redis connection). */
+    async close(): Promise<void> {
+      await limits?.close();
+    },
+
     /** Liveness: answers without touching the database. */
     health(): Response {
       return json(200, { status: "ok", timestamp: new Date().toISOString() });

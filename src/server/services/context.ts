@@ -2,7 +2,7 @@ import path from "node:path";
 import { env, redactedDatabaseUrl } from "@/env";
 import type { Actor } from "@/server/auth/actor";
 import { authConfigFromEnv, type AuthConfig } from "@/server/auth/config";
-import type { RateLimitConfig, RateLimits } from "@/server/auth/rate-limits";
+import type { RateLimitConfig, RateLimits, RateLimitStore } from "@/server/auth/rate-limits";
 import type { Agent, Project } from "@/generated/prisma/client";
 import type { Db, Prisma } from "@/server/db/client";
 import type { EventBus } from "@/server/events/bus";
@@ -51,6 +51,8 @@ export interface ServiceConfig {
   auth: AuthConfig;
   /** Calls per minute per principal and class; failed authentications per client address. */
   rateLimits: RateLimitConfig;
+  /** Where the counters live when not in the database: REDIS_URL. */
+  rateLimitStore?: RateLimitStore;
   nameMode: NameMode;
   databaseLabel: string;
   httpHost: string;
@@ -79,6 +81,7 @@ export function configFromEnv(): ServiceConfig {
       search: env.RATE_LIMIT_SEARCH_PER_MINUTE,
       auth_failures: env.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
     },
+    rateLimitStore: { redisUrl: env.REDIS_URL },
     nameMode: env.AGENT_NAME_ENFORCEMENT_MODE,
     databaseLabel: redactedDatabaseUrl(),
     httpHost: env.HOSTNAME,
