@@ -57,7 +57,8 @@ function check(message: unknown): JsonRpcFailure | undefined {
   if (!envelope.success) return failure(idOf(message), -32600, `Invalid Request: not a JSON-RPC 2.0 message (${describeIssues(envelope.error as Issues)}).`);
   const { method } = message as { method?: unknown };
   if (typeof method !== "string" || idOf(message) === null) return undefined;
-  const parsed = REQUEST_SCHEMAS[method]?.safeParse(message);
+  // Own properties only: "constructor", "toString", … must not find Object.prototype's.
+  const parsed = Object.hasOwn(REQUEST_SCHEMAS, method) ? REQUEST_SCHEMAS[method]!.safeParse(message) : undefined;
   if (parsed && !parsed.success) return failure(idOf(message), -32602, `Invalid params for ${method}: ${describeIssues(parsed.error as Issues)}`);
   return undefined;
 }

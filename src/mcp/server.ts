@@ -11,7 +11,7 @@ import {
   type CallToolResult,
 } from "@modelcontextprotocol/sdk/types.js";
 import { AppError, quote, toAppError } from "@/server/errors";
-import { invoke } from "@/server/operations/invoke";
+import { invoke, LONE_SURROGATE } from "@/server/operations/invoke";
 import type { AnyOperation } from "@/server/operations/define";
 import type { AgentContext, ServiceContext } from "@/server/services/context";
 import { recordToolCall } from "@/server/services/tooling/metrics-recorder";
@@ -89,7 +89,10 @@ function observed(operation: AnyOperation, seen: Scoped): AnyOperation {
 /** The agent a call names, when its scope was never reached (bounded: it is caller input). */
 function claimedAgent(operation: AnyOperation, args: unknown): string | null {
   const value = (args as Record<string, unknown> | undefined)?.[operation.fields?.agent ?? "agent_name"];
-  return typeof value === "string" && value.trim() ? value.trim().slice(0, 128) : null;
+  // Postgres text holds no NUL nor a lone surrogate (which cutting at 128 can also make), and one
+  // such record would fail the whole batch it is written with.
+  if (typeof value !== "string") return null;
+  return value.replace(/\u0000/g, "").trim().slice(0, 128).replace(new RegExp(LONE_SURROGATE.source, "g"), "\uFFFD") || null;
 }
 
 function record(ctx: ServiceContext, tool: string, started: number, seen: Scoped, agent: string | null, error: AppError | undefined): void {

@@ -86,6 +86,31 @@ function isPublicPage(pathname: string): boolean {
   return pathname === "/login" || pathname === "/setup" || pathname.startsWith("/_next/") || pathname === "/favicon.ico" || pathname === "/icon.svg";
 }
 
+/** Procedure paths are under 64 characters; a batch of TRPC_MAX_BATCH of them fits within this. */
+const TRPC_MAX_PATH = TRPC_MAX_BATCH * 64;
+
+/**
+ * What tRPC would mishandle, answered before it: a path it would echo whole in its error (or
+ * misdecode), and bodies that are not JSON (its form-data reader fails with a 500 on bad input;
+ * the dashboard and clients send JSON only).
+ */
+function trpcRequestRefusal(request: Request): Response | undefined {
+  const path = new URL(request.url).pathname.slice("/api/trpc/".length);
+  if (path.length > TRPC_MAX_PATH) {
+    return json(400, { error: { type: "INVALID_ARGUMENT", message: `Procedure path too long (more than ${TRPC_MAX_PATH} characters; a batch holds at most ${TRPC_MAX_BATCH} calls).` } });
+  }
+  try {
+    decodeURIComponent(path);
+  } catch {
+    return json(400, { error: { type: "INVALID_ARGUMENT", message: "The procedure path has malformed %-encoding." } });
+  }
+  const type = request.headers.get("content-type");
+  if (request.method === "POST" && type !== null && !/^application\/json\s*(;|$)/i.test(type)) {
+    return json(415, { error: { type: "UNSUPPORTED_MEDIA_TYPE", message: "tRPC requests take a JSON body: Content-Type: application/json." } });
+  }
+  return undefined;
+}
+
 export function createHandlers(deps: HandlerDeps) {
   const resolveActor = deps.resolveActor ?? createActorResolver(deps.config.auth);
   let limits: RateLimits | undefined;
@@ -260,7 +285,9 @@ export function createHandlers(deps: HandlerDeps) {
       }
     },
 
-    trpc(request: Request): Promise<Response> {
+    trpc(request: Request): Promise<Response> | Response {
+      const refusal = trpcRequestRefusal(request);
+      if (refusal) return refusal;
       return fetchRequestHandler({
         endpoint: "/api/trpc",
         req: request,

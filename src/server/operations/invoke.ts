@@ -32,22 +32,38 @@ function authorize(operation: AnyOperation, ctx: ServiceContext): void {
   }
 }
 
+/** No contract nests this deep; deeper input is refused before anything recurses into it. */
+export const MAX_INPUT_DEPTH = 32;
+/** A UTF-16 surrogate without its other half. */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
- * Postgres text cannot hold U+0000: a NUL anywhere in the input is refused up front, naming where,
- * instead of failing inside the database (walks at most `budget.left` values; bodies are size-capped).
+ * Postgres text cannot hold U+0000, nor a lone UTF-16 surrogate (no UTF-8 encoding exists: the
+ * embedded database fails on it, Postgres silently stores U+FFFD): either is refused up front,
+ * naming where, instead of failing inside the database. Walks at most `budget.left` values and
+ * MAX_INPUT_DEPTH levels (bodies are size-capped, but 20 KB of brackets would overflow the stack).
  */
-function rejectNul(value: unknown, path: string, budget: { left: number }): void {
+function rejectNul(value: unknown, path: string, budget: { left: number }, depth = 0): void {
   if (budget.left-- <= 0) return;
   if (typeof value === "string") {
     if (value.includes("\u0000")) {
       throw new AppError("INVALID_ARGUMENT", `${quote(path || "(arguments)")}: must not contain the NUL character (U+0000).`, { field: path });
     }
-  } else if (Array.isArray(value)) {
-    value.forEach((item, index) => rejectNul(item, `${path}[${index}]`, budget));
-  } else if (value !== null && typeof value === "object") {
+    if (LONE_SURROGATE.test(value)) {
+      throw new AppError("INVALID_ARGUMENT", `${quote(path || "(arguments)")}: must be valid Unicode (it holds a lone surrogate, e.g. an unpaired \\uD800–\\uDFFF escape).`, { field: path });
+    }
+    return;
+  }
+  if (value === null || typeof value !== "object") return;
+  if (depth >= MAX_INPUT_DEPTH) {
+    throw new AppError("INVALID_ARGUMENT", `${quote(path || "(arguments)")}: nested more than ${MAX_INPUT_DEPTH} levels deep.`, { field: path });
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => rejectNul(item, `${path}[${index}]`, budget, depth + 1));
+  } else {
     for (const [key, item] of Object.entries(value)) {
-      rejectNul(key, path ? `${path}.(key)` : "(key)", budget);
-      rejectNul(item, path ? `${path}.${key}` : key, budget);
+      rejectNul(key, path ? `${path}.(key)` : "(key)", budget, depth + 1);
+      rejectNul(item, path ? `${path}.${key}` : key, budget, depth + 1);
     }
   }
 }
