@@ -216,9 +216,10 @@ export interface App {
 /**
  * The app under test: E2E_BASE_URL when set; otherwise the production server on a free port with a fresh
  * temporary DATA_DIR and, when E2E_DATABASE_URL is set, a fresh database on that Postgres server
- * (PGlite in DATA_DIR otherwise). `stop` kills the server and removes what it created.
+ * (PGlite in DATA_DIR otherwise), with `env` added to its environment. `stop` kills the server and
+ * removes what it created.
  */
-export async function startApp(): Promise<App> {
+export async function startApp(env: Record<string, string> = {}): Promise<App> {
   const external = process.env.E2E_BASE_URL;
   if (external) return { url: external.replace(/\/+$/, ""), mode: "external", stop: async () => {} };
 
@@ -234,7 +235,7 @@ export async function startApp(): Promise<App> {
 
   // A port can be taken between probing it and next binding it: retry on EADDRINUSE.
   for (let attempt = 1; ; attempt += 1) {
-    const server = await spawnServer({ dataDir, databaseUrl: database?.url });
+    const server = await spawnServer({ dataDir, databaseUrl: database?.url, env });
     try {
       await waitUntilReady(server);
     } catch (error) {

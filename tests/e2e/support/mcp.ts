@@ -3,10 +3,13 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 
-/** An MCP SDK client connected (initialize done) to the app's /api/mcp over Streamable HTTP. */
-export async function connectMcp(baseUrl: string): Promise<Client> {
+/**
+ * An MCP SDK client connected (initialize done) to the app's /api/mcp over Streamable HTTP;
+ * `headers` go with every request (e.g. `authorization: Bearer <token>` for a server in token mode).
+ */
+export async function connectMcp(baseUrl: string, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: "mailroom-e2e", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL("/api/mcp", baseUrl)));
+  await client.connect(new StreamableHTTPClientTransport(new URL("/api/mcp", baseUrl), { requestInit: { headers } }));
   return client;
 }
 

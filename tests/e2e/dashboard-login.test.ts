@@ -1,0 +1,111 @@
+import path from "node:path";
+import { SignJWT } from "jose";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./support/browser";
+import { printServerLogOnFailure, repoRoot, startApp, type App } from "./support/app-server";
+import { callOk, connectMcp, uniqueProjectPath, type ProjectResult } from "./support/mcp";
+
+// Signing in to the dashboard of a server that requires it (JWT_SECRET set), in Debian's Chromium
+// against the built app: the first admin through the setup link the server printed at start,
+// sign-out, a wrong password refused, the right one let in; and signed out, pages send the browser
+// to the sign-in page while tRPC and the event stream answer 401.
+
+const SECRET = "dashboard-login-e2e-secret-0123456789abcdef";
+const ADMIN = { email: "ada@example.test", name: "Ada", password: "correct horse battery staple" };
+const shots = path.join(repoRoot, "test-results");
+
+let app: App;
+let browser: Browser;
+let project: ProjectResult;
+
+beforeAll(async () => {
+  [app, browser] = await Promise.all([startApp({ JWT_SECRET: SECRET }), launchChromium()]);
+  // An admin token minted outside Mailroom with the same secret, as an operator's script would.
+  const token = await new SignJWT({ roles: ["admin"] }).setProtectedHeader({ alg: "HS256" }).setSubject("e2e").setExpirationTime("10m").sign(new TextEncoder().encode(SECRET));
+  const mcp = await connectMcp(app.url, { authorization: `Bearer ${token}` });
+  try {
+    project = await callOk<ProjectResult>(mcp, "ensure_project", { human_key: uniqueProjectPath("login") });
+  } finally {
+    await mcp.close();
+  }
+});
+
+printServerLogOnFailure(() => app);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}
+
+describe.skipIf(process.env.E2E_BASE_URL)("dashboard sign-in", () => {
+  it("signed out: pages redirect to the sign-in page, tRPC and the event stream answer 401", async () => {
+    const trpc = await fetch(`${app.url}/api/trpc/projects.list`);
+    expect(trpc.status).toBe(401);
+    expect(trpc.headers.get("www-authenticate")).toBe('Bearer realm="mailroom"');
+    const events = await fetch(`${app.url}/api/events?project=${project.slug}`);
+    expect(events.status).toBe(401);
+    const page = await fetch(`${app.url}/mail/${project.slug}`, { redirect: "manual" });
+    expect(page.status).toBe(302);
+    expect(page.headers.get("location")).toBe(`/login?callbackUrl=${encodeURIComponent(`/mail/${project.slug}`)}`);
+  });
+
+  it("creates the first admin through the printed setup link, signs out, refuses a wrong password, lets the right one in", async () => {
+    const link = /create the first admin at (http:\/\/\S+\/setup#[\w-]+)/.exec(app.server!.output());
+    expect(link, "the server prints a setup link at its first start").not.toBeNull();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    try {
+      await page.goto(link![1]!);
+      await page.getByLabel("Email").fill(ADMIN.email);
+      await page.getByLabel("Name").fill(ADMIN.name);
+      await page.getByLabel(/^Password/).fill(ADMIN.password);
+      await page.getByRole("button", { name: "Create admin and sign in" }).click();
+      await page.waitForURL(`${app.url}/`);
+      await expect(page.getByTestId("signed-in-as").innerText({ timeout: 30_000 })).resolves.toBe(`${ADMIN.email} · admin`);
+      await page.locator(`[data-testid="project-card"][data-project-slug="${project.slug}"]`).waitFor({ timeout: 30_000 });
+
+      // The link worked once.
+      const again = await fetch(`${app.url}/api/setup`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token: link![1]!.split("#")[1], email: "eve@example.test", password: "another long password" }),
+      });
+      expect(again.status).toBe(401);
+
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.waitForURL(/\/login/);
+      await page.goto(`${app.url}/mail/${project.slug}`);
+      await page.waitForURL(`${app.url}/login?callbackUrl=${encodeURIComponent(`/mail/${project.slug}`)}`);
+      await page.screenshot({ path: path.join(shots, "login.png") });
+
+      await signIn(page, ADMIN.email, "wrong password entirely");
+      await expect(page.locator("#sign-in-error").innerText({ timeout: 30_000 })).resolves.toBe("Wrong email or password.");
+      expect(page.url()).toContain("/login");
+      expect((await context.cookies()).map((cookie) => cookie.name)).not.toContain("next-auth.session-token");
+
+      await signIn(page, ADMIN.email, ADMIN.password);
+      await page.waitForURL(`${app.url}/mail/${project.slug}`);
+      // Signed in, the browser's own requests carry the session: tRPC and the event stream answer.
+      const status = await page.evaluate(async (slug) => {
+        const controller = new AbortController();
+        const stream = await fetch(`/api/events?project=${slug}`, { signal: controller.signal });
+        controller.abort();
+        const trpc = await fetch("/api/trpc/projects.list");
+        return [stream.status, trpc.status];
+      }, project.slug);
+      expect(status).toEqual([200, 200]);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
