@@ -181,6 +181,10 @@ describe("what a session may do", () => {
     expect(response.headers.get("www-authenticate")).toBe('Bearer realm="mailroom"');
     const events = await browser.fetch("/api/events?project=/sessions/alpha");
     expect(events.status).toBe(401);
+    expect(events.headers.get("www-authenticate")).toBe('Bearer realm="mailroom"');
+    const attachment = await browser.fetch(`/api/attachments/1/${"a".repeat(64)}?project=/sessions/alpha&agent=GreenLake`);
+    expect(attachment.status).toBe(401);
+    expect(attachment.headers.get("www-authenticate")).toBe('Bearer realm="mailroom"');
   });
 
   it("a reader reads its own projects only, cannot write, and cannot follow a project's whole mail", async () => {
@@ -246,6 +250,9 @@ describe("what a session may do", () => {
     const response = await browser.fetch("/api/events?project=/sessions/alpha&agent=GreenLake&agent_token=abc");
     expect(response.status).toBe(400);
     expect(await response.text()).toContain("'agent_token' is not accepted in the query string");
+    const attachment = await browser.fetch(`/api/attachments/1/${"a".repeat(64)}?project=/sessions/alpha&agent=GreenLake&agent_token=abc`);
+    expect(attachment.status).toBe(400);
+    expect(await attachment.text()).toContain("'agent_token' is not accepted in the query string");
   });
 });
 

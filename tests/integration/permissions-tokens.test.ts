@@ -79,7 +79,7 @@ const OUT_OF_SCOPE: Record<string, "allowed" | "FORBIDDEN" | "NOT_FOUND"> = {
   "resource://tooling/locks": "allowed",
   "resource://tooling/capabilities": "FORBIDDEN", // the sample names the project
   "resource://tooling/recent": "FORBIDDEN", // the sample names the project
-  uninstall_precommit_guard: "allowed", // a repository path, no project (see the report: not scoped)
+  uninstall_precommit_guard: "FORBIDDEN", // a repository path, no project: server-wide (SERVER_WIDE)
   // Server-wide (credentials reach projects): a project-scoped admin is refused in or out of scope,
   // so that it cannot mint or manage a credential reaching beyond its own projects (SERVER_WIDE below).
   create_token: "FORBIDDEN",
@@ -91,7 +91,7 @@ const OUT_OF_SCOPE: Record<string, "allowed" | "FORBIDDEN" | "NOT_FOUND"> = {
 };
 
 /** Operations on the whole server's credentials: only an admin token for every project may call them. */
-const SERVER_WIDE = new Set(["create_token", "list_tokens", "revoke_token", "create_user", "list_users", "set_user_disabled"]);
+const SERVER_WIDE = new Set(["create_token", "list_tokens", "revoke_token", "create_user", "list_users", "set_user_disabled", "uninstall_precommit_guard"]);
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 let server: TestServer;

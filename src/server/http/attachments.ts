@@ -37,7 +37,12 @@ function routeInput(url: URL): Record<string, string> | undefined {
   return input;
 }
 
-export async function serveAttachment(request: Request, context: (request: Request) => Promise<ServiceContext>): Promise<Response> {
+export async function serveAttachment(
+  request: Request,
+  context: (request: Request) => Promise<ServiceContext>,
+  /** The headers a refusal carries (WWW-Authenticate on 401, Retry-After on 429). */
+  challenge: (error: AppError, request: Request) => Record<string, string>,
+): Promise<Response> {
   if (request.method !== "GET") {
     return errorResponse(405, "METHOD_NOT_ALLOWED", "Attachments answer GET only.", { allow: "GET" });
   }
@@ -51,6 +56,6 @@ export async function serveAttachment(request: Request, context: (request: Reque
   } catch (error) {
     const appError = toAppError(error);
     if (appError.code === "INTERNAL_ERROR") console.error("[attachments] failed:", error);
-    return errorResponse(appError.httpStatus, appError.code, appError.message);
+    return errorResponse(appError.httpStatus, appError.code, appError.message, challenge(appError, request));
   }
 }

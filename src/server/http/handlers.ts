@@ -246,10 +246,14 @@ export function createHandlers(deps: HandlerDeps) {
 
     /** GET /api/attachments/{message_id}/{sha256}?project=…&agent=…[&agent_token=… in local mode] — raw bytes, sender and recipients only. */
     attachment(request: Request): Promise<Response> {
-      return serveAttachment(request, (request) => {
-        refuseQueryToken(request, deps.config);
-        return context(request);
-      });
+      return serveAttachment(
+        request,
+        (request) => {
+          refuseQueryToken(request, deps.config);
+          return context(request);
+        },
+        challenge,
+      );
     },
 
     /** /api/auth/…: next-auth's sign-in, sign-out, session and CSRF routes. */

@@ -35,6 +35,9 @@ export const uninstallPrecommitGuard = defineOperation({
   input: uninstallGuardInput,
   output: uninstallGuardOutput,
   permission: "admin",
+  // It names a repository path, not a project: a project-scoped admin could otherwise remove the
+  // hooks of any repository on this machine.
+  serverWide: true,
   kind: "mutation",
   scope: "global",
   tool: { profile: "extended", title: "Uninstall pre-commit guard", idempotent: true, destructive: true },
