@@ -108,4 +108,46 @@ describe.skipIf(process.env.E2E_BASE_URL)("dashboard sign-in", () => {
       await context.close();
     }
   });
+
+  it("an admin creates a token on the admin page (shown once, it works), revokes it (refused), and creates a user", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    try {
+      await page.goto(`${app.url}/admin`);
+      await page.waitForURL(/\/login/);
+      await signIn(page, ADMIN.email, ADMIN.password);
+      await page.waitForURL(`${app.url}/admin`);
+
+      const tokens = page.getByTestId("tokens-admin");
+      await tokens.getByLabel("Name", { exact: true }).fill("ci-e2e");
+      await tokens.getByLabel(/^Projects/).fill(project.human_key);
+      await tokens.getByRole("button", { name: "Create token" }).click();
+      const token = (await tokens.getByTestId("minted-token").locator("code").innerText({ timeout: 30_000 })).trim();
+      const row = tokens.locator('[data-testid="token-row"]', { hasText: "ci-e2e" });
+      await row.waitFor({ timeout: 30_000 });
+      await expect(row.innerText()).resolves.toContain(project.human_key);
+      const health = () => fetch(`${app.url}/api/trpc/system.health`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await health()).status).toBe(200);
+      await page.screenshot({ path: path.join(shots, "admin-tokens.png"), fullPage: true });
+
+      await row.getByRole("button", { name: "Revoke ci-e2e" }).click();
+      await row.waitFor({ state: "detached", timeout: 30_000 });
+      const revokedAt = Date.now();
+      // Revocation reaches every instance within its 1 s cache: a request sent after that is refused.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, revokedAt + 1_100 - Date.now())));
+      expect((await health()).status).toBe(401);
+
+      const users = page.getByTestId("users-admin");
+      await users.getByLabel("Email").fill("rex@example.test");
+      await users.getByLabel(/^Password/).fill("rex's long password");
+      await users.getByRole("button", { name: "Create user" }).click();
+      const rex = users.locator('[data-testid="user-row"][data-user-email="rex@example.test"]');
+      await rex.waitFor({ timeout: 30_000 });
+      await expect(rex.innerText()).resolves.toContain("reader");
+      await rex.getByRole("button", { name: "Disable rex@example.test" }).click();
+      await rex.getByText("disabled").waitFor({ timeout: 30_000 });
+    } finally {
+      await context.close();
+    }
+  });
 });
