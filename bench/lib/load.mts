@@ -17,7 +17,8 @@ export interface LoadSpec {
   path: string;
   headers?: Record<string, string>;
   /** A fixed body, or one generated per request. */
-  body?: string | (() => string);
+  /** A fixed body, or one per request (optionally with its own headers, e.g. the caller's token). */
+  body?: string | (() => string | { body: string; headers: Record<string, string> });
   check: Check;
   /** Processes whose CPU use is reported (label → pid, the process tree is counted). */
   watch?: Record<string, number>;
@@ -101,7 +102,14 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
     path: spec.path,
     headers: spec.headers ?? {},
     ...(typeof spec.body === "string" ? { body: spec.body } : {}),
-    ...(generate ? { setupRequest: (params: RequestParams) => ({ ...params, body: generate() }) } : {}),
+    ...(generate
+      ? {
+          setupRequest: (params: RequestParams) => {
+            const next = generate();
+            return typeof next === "string" ? { ...params, body: next } : { ...params, body: next.body, headers: { ...params.headers, ...next.headers } };
+          },
+        }
+      : {}),
     onResponse,
   };
 

@@ -232,12 +232,20 @@ export function writeJson(file: string, data: unknown): void {
  * the API with the app's handlers, Next the rest), on 127.0.0.1:<port>, in its own process group,
  * with a clean environment like bench/lib/processes.mts startApp.
  */
-export function startProductionServer(options: { port: number; dataDir: string; databaseUrl?: string; cpuProfDir?: string; archive?: boolean }): OwnedProcess {
+export function startProductionServer(options: {
+  port: number;
+  dataDir: string;
+  databaseUrl?: string;
+  cpuProfDir?: string;
+  archive?: boolean;
+  /** Further environment (JWT_SECRET for a token-mode run). */
+  env?: Record<string, string>;
+}): OwnedProcess {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of [
     "NODE_ENV", "NODE_OPTIONS", "DATABASE_URL", "DATA_DIR", "PORT", "HOSTNAME", "MCP_TOOLS_PROFILE",
     "AGENT_NAME_ENFORCEMENT_MODE", "MAILROOM_MIGRATE_ON_START", "DB_POOL_MAX", "LOG_LEVEL", "APP_ENVIRONMENT",
-    "ARCHIVE_ENABLED", "ARCHIVE_DIR", "ARCHIVE_REMOTE",
+    "ARCHIVE_ENABLED", "ARCHIVE_DIR", "ARCHIVE_REMOTE", "JWT_SECRET", "JWT_JWKS_URL", "NEXTAUTH_SECRET", "REDIS_URL",
   ]) {
     delete env[key];
   }
@@ -252,6 +260,7 @@ export function startProductionServer(options: { port: number; dataDir: string; 
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   // The Git archive (its worker runs in the server) is on unless told otherwise, as in production.
   if (options.archive === false) env.ARCHIVE_ENABLED = "false";
+  Object.assign(env, options.env);
   const flags = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
   const child = spawn(process.execPath, [...flags, "--import", "tsx", path.join(repoRoot, "server.mts")], {
     cwd: repoRoot,

@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
+import { SignJWT } from "jose";
 import { checkMcp, runLoad, type LoadResult } from "../lib/load.mjs";
 import { createBenchDatabase, redact } from "../lib/postgres.mjs";
 import {
@@ -73,6 +74,9 @@ const USAGE = `Usage: npx tsx bench/mail/send-ring.mts [options]
   --archive <on|off>     the Git archive worker in the server (default on, as in production); when on, after each
                          app run the benchmark waits for the archive to catch up and reports the lag curve,
                          commits and events per commit
+  --auth <local|tokens>  local (default: no secret, as \`npm start\`) or tokens: the server gets JWT_SECRET, setup
+                         runs with an admin token, and each send carries its sender's bound bearer_token (from
+                         register_agent) instead of sender_token: what authentication and rate limits cost
   --without-notify       diagnostic: each run also runs pgbench on the same statement without its
                          pg_notify (what the in-transaction NOTIFY costs: it serialises commits)
   --cpu-prof             write a V8 CPU profile of the app to bench/results/profiles/
@@ -94,6 +98,7 @@ interface Options {
   port?: number;
   quietWait: number;
   archive: boolean;
+  auth: "local" | "tokens";
   cpuProf: boolean;
   withoutNotify: boolean;
   keep: boolean;
@@ -115,6 +120,7 @@ function parseOptions(argv: string[]): Options | "help" {
       server: { type: "string" },
       "quiet-wait": { type: "string" },
       archive: { type: "string" },
+      auth: { type: "string" },
       "cpu-prof": { type: "boolean" },
       "without-notify": { type: "boolean" },
       keep: { type: "boolean" },
@@ -129,8 +135,11 @@ function parseOptions(argv: string[]): Options | "help" {
   if (server !== "production" && server !== "next" && server !== "handlers" && server !== "inprocess") {
     throw new Error("--server must be production, next, handlers or inprocess.");
   }
+  const auth = values.auth ?? "local";
+  if (auth !== "local" && auth !== "tokens") throw new Error("--auth must be local or tokens.");
   const archive = values.archive ?? "on";
   if (archive !== "on" && archive !== "off") throw new Error("--archive must be on or off.");
+  if (auth === "tokens" && server !== "production") throw new Error("--auth tokens needs --server production.");
   const agents = numberOption("agents", values.agents, 100, { integer: true, min: 2 });
   if (agents > 1000) throw new Error("--agents must be ≤ 1000.");
   return {
@@ -145,6 +154,7 @@ function parseOptions(argv: string[]): Options | "help" {
     port: values.port === undefined ? undefined : numberOption("port", values.port, 0, { integer: true }),
     quietWait: numberOption("quiet-wait", values["quiet-wait"], 30, { min: 0 }),
     archive: archive === "on",
+    auth,
     cpuProf: values["cpu-prof"] ?? false,
     withoutNotify: values["without-notify"] ?? false,
     keep: values.keep ?? false,
@@ -152,10 +162,13 @@ function parseOptions(argv: string[]): Options | "help" {
   };
 }
 
-async function mcpCall(url: string, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+/** --auth tokens: the server's secret (a benchmark's own, never a deployment's). */
+const BENCH_JWT_SECRET = "mailroom-benchmark-secret-not-for-deployments";
+
+async function mcpCall(url: string, name: string, args: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
   const response = await fetch(`${url}/api/mcp`, {
     method: "POST",
-    headers: MCP_HEADERS,
+    headers: { ...MCP_HEADERS, ...headers },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } }),
     signal: AbortSignal.timeout(30_000),
   });
@@ -169,7 +182,8 @@ const ringName = (k: number) => `ring-${String(k).padStart(3, "0")}`;
 
 interface Ring {
   projectId: number;
-  agents: { name: string; id: number; token: string }[];
+  /** `bearer`: the agent's bound token (register_agent's bearer_token, token mode only). */
+  agents: { name: string; id: number; token: string; bearer?: string }[];
 }
 
 /** A tool call: over MCP (HTTP), or straight into the tool's handler (--server inprocess). */
@@ -185,7 +199,8 @@ async function setUpRing(call: ToolCall, size: number): Promise<Ring> {
     if (typeof token !== "string" || registered.name !== ringName(k)) {
       throw new Error(`register_agent ${ringName(k)} returned ${JSON.stringify(registered).slice(0, 300)}`);
     }
-    agents.push({ name: ringName(k), id: Number(registered.id), token });
+    const bearer = typeof registered.bearer_token === "string" ? registered.bearer_token : undefined;
+    agents.push({ name: ringName(k), id: Number(registered.id), token, bearer });
   }
   agents.forEach((agent, k) => {
     if (agent.id !== agents[0]!.id + k) throw new Error(`ring agents do not have consecutive ids (${agents.map((a) => a.id).join(",")}); pgbench needs them.`);
@@ -201,8 +216,11 @@ async function setUpRing(call: ToolCall, size: number): Promise<Ring> {
   return { projectId: Number(project.id), agents };
 }
 
-/** send_message arguments: call i is ring-(i mod n) → ring-(i+1 mod n), body ~40 bytes, with sender_token. */
-function sendArgs(ring: Ring, tag: string): () => { id: number; args: Record<string, unknown> } {
+/**
+ * send_message arguments: call i is ring-(i mod n) → ring-(i+1 mod n), body ~40 bytes, with
+ * sender_token, or in token mode with the sender's bound bearer token in the header instead.
+ */
+function sendArgs(ring: Ring, tag: string): () => { id: number; args: Record<string, unknown>; headers?: Record<string, string> } {
   let sequence = 0;
   const n = ring.agents.length;
   return () => {
@@ -214,21 +232,23 @@ function sendArgs(ring: Ring, tag: string): () => { id: number; args: Record<str
       args: {
         project_key: PROJECT_KEY,
         sender_name: sender.name,
-        sender_token: sender.token,
+        ...(sender.bearer ? {} : { sender_token: sender.token }),
         to: recipient.name,
         subject: `${tag} ${i}`,
         body_md: `Ring ${tag} #${String(i).padStart(6, "0")}: your turn, pass it on.`,
       },
+      ...(sender.bearer ? { headers: { authorization: `Bearer ${sender.bearer}` } } : {}),
     };
   };
 }
 
 /** JSON-RPC request bodies for autocannon. */
-function sendBodies(ring: Ring, tag: string): () => string {
+function sendBodies(ring: Ring, tag: string): () => string | { body: string; headers: Record<string, string> } {
   const next = sendArgs(ring, tag);
   return () => {
-    const { id, args } = next();
-    return JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "send_message", arguments: args } });
+    const { id, args, headers } = next();
+    const body = JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "send_message", arguments: args } });
+    return headers ? { body, headers } : body;
   };
 }
 
@@ -526,13 +546,18 @@ async function main(): Promise<void> {
     const port = await mailPort(opts.port);
     const started =
       opts.server === "production"
-        ? startProductionServer({ port, dataDir, databaseUrl: db.url, cpuProfDir: profileDir, archive: opts.archive })
+        ? startProductionServer({ port, dataDir, databaseUrl: db.url, cpuProfDir: profileDir, archive: opts.archive, env: opts.auth === "tokens" ? { JWT_SECRET: BENCH_JWT_SECRET } : {} })
         : startApp({ kind: opts.server, port, dataDir, databaseUrl: db.url, cpuProfDir: profileDir });
     app = started;
     onCleanup("app", () => started.stop());
     log(`${started.name} on ${started.url} (pid ${started.pid}); waiting for /api/ready…`);
     await waitUntilReady(started);
-    call = (name, args) => mcpCall(started.url, name, args);
+    // Token mode: setup (project, agents, contacts) as an admin token minted with the secret.
+    const admin: Record<string, string> =
+      opts.auth === "tokens"
+        ? { authorization: `Bearer ${await new SignJWT({ roles: ["admin"] }).setProtectedHeader({ alg: "HS256" }).setSubject("bench").setExpirationTime("2h").sign(new TextEncoder().encode(BENCH_JWT_SECRET))}` }
+        : {};
+    call = (name, args) => mcpCall(started.url, name, args, admin);
   }
 
   const ring = await setUpRing(call, opts.agents);
@@ -690,7 +715,7 @@ async function main(): Promise<void> {
 
   console.log("");
   console.log(
-    `Mailroom mail benchmark A — ${startedAt.toISOString()} — ${SERVER_LABEL[opts.server]} on Postgres ${db.serverVersion}, archive ${opts.archive ? "on" : "off"}, ${opts.agents}-agent ring, ` +
+    `Mailroom mail benchmark A — ${startedAt.toISOString()} — ${SERVER_LABEL[opts.server]} on Postgres ${db.serverVersion}, archive ${opts.archive ? "on" : "off"}, auth ${opts.auth}, ${opts.agents}-agent ring, ` +
       `${opts.connections} connections, median of ${opts.runs} × ${opts.duration} s`,
   );
   console.log(`${machine.cores} cores ${machine.cpuModel}, ${machine.ramGiB} GiB RAM, Node ${machine.node}, load average at start ${machine.loadAverageAtStart.join(" ")}`);

@@ -19,15 +19,41 @@ function unauthenticated(message: string): AppError {
   return new AppError("AUTHENTICATION_REQUIRED", message, { field: "authorization" });
 }
 
-/** The agent a token is bound to; it must exist and lie within the token's projects. */
-async function boundAgent(db: Db, claim: NonNullable<TokenClaims["agent"]>, scopes: Actor["projectScopes"]): Promise<NonNullable<Actor["agent"]>> {
-  const project = await db.project.findFirst({ where: { OR: [{ slug: claim.project }, { humanKey: claim.project }] }, select: { id: true, slug: true, humanKey: true } });
-  const agent = project ? await db.agent.findUnique({ where: { projectId_nameKey: { projectId: project.id, nameKey: claim.name.trim().toLowerCase() } }, select: { id: true, name: true } }) : null;
-  if (!project || !agent) throw unauthenticated(`Invalid bearer token: it is bound to agent '${claim.name}' in project '${claim.project}', which does not exist.`);
-  if (!canAccessProject({ ...LOCAL_OPERATOR, projectScopes: scopes }, project)) {
-    throw unauthenticated("Invalid bearer token: its agent's project is outside its projects claim.");
-  }
-  return { id: agent.id, projectId: project.id, name: agent.name };
+/** How long a bound agent's lookup is reused: a deleted or renamed agent's token fails within it. */
+const BOUND_AGENT_CACHE_MS = 1_000;
+const CACHE_LIMIT = 10_000;
+
+interface BoundLookup {
+  project: { id: number; slug: string; humanKey: string } | null;
+  agent: { id: number; name: string } | null;
+}
+
+/**
+ * The agent a token is bound to; it must exist and lie within the token's projects. Lookups are
+ * reused for BOUND_AGENT_CACHE_MS: an agent sending a stream of mail would otherwise pay two
+ * queries per call for a row that almost never changes (docs/benchmarks.md, token mode).
+ */
+function boundAgents(): (db: Db, claim: NonNullable<TokenClaims["agent"]>, scopes: Actor["projectScopes"]) => Promise<NonNullable<Actor["agent"]>> {
+  const cache = new Map<string, BoundLookup & { until: number }>();
+  const lookUp = async (db: Db, claim: NonNullable<TokenClaims["agent"]>): Promise<BoundLookup> => {
+    const key = `${claim.project}\u0000${claim.name.trim().toLowerCase()}`;
+    const now = Date.now();
+    const cached = cache.get(key);
+    if (cached && cached.until > now) return cached;
+    const project = await db.project.findFirst({ where: { OR: [{ slug: claim.project }, { humanKey: claim.project }] }, select: { id: true, slug: true, humanKey: true } });
+    const agent = project ? await db.agent.findUnique({ where: { projectId_nameKey: { projectId: project.id, nameKey: claim.name.trim().toLowerCase() } }, select: { id: true, name: true } }) : null;
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(key, { project, agent, until: now + BOUND_AGENT_CACHE_MS });
+    return { project, agent };
+  };
+  return async (db, claim, scopes) => {
+    const { project, agent } = await lookUp(db, claim);
+    if (!project || !agent) throw unauthenticated(`Invalid bearer token: it is bound to agent '${claim.name}' in project '${claim.project}', which does not exist.`);
+    if (!canAccessProject({ ...LOCAL_OPERATOR, projectScopes: scopes }, project)) {
+      throw unauthenticated("Invalid bearer token: its agent's project is outside its projects claim.");
+    }
+    return { id: agent.id, projectId: project.id, name: agent.name };
+  };
 }
 
 export function createActorResolver(auth: AuthConfig): ActorResolver {
@@ -50,6 +76,7 @@ export function createActorResolver(auth: AuthConfig): ActorResolver {
   const verify = createTokenVerifier(auth);
   const records = new TokenRecords();
   const readSession = createSessionReader(auth);
+  const boundAgent = boundAgents();
   return async (request, db) => {
     const authorization = request.headers.get("authorization");
     if (!authorization) {
