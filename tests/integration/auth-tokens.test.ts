@@ -4,6 +4,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { createTokenVerifier } from "@/server/auth/jwt";
+import { REVOCATION_CACHE_MS } from "@/server/auth/tokens";
 import { invoke } from "@/server/operations/invoke";
 import { hardDeleteAgent } from "@/server/services/lifecycle/agents";
 import { createToken, listTokens, revokeToken } from "@/server/services/tokens/operations";
@@ -238,6 +239,35 @@ describe("tokens minted and revoked by Mailroom", () => {
     }, 3_000, 100);
     expect(refusal).toBe("Invalid bearer token: it has been revoked.");
     expect((await invoke(listTokens, admin(), { include_revoked: false, limit: 100 })).tokens.map((token) => token.jti)).not.toContain(created.jti);
+  });
+
+  it("tokens in constant use (their records re-read together in the background) are refused within a second of revocation; the others go on", async () => {
+    const [kept, ended] = [
+      await invoke(createToken, admin(), { name: "kept", roles: ["reader"], expires_in_seconds: 3600 }),
+      await invoke(createToken, admin(), { name: "ended", roles: ["reader"], expires_in_seconds: 3600 }),
+    ];
+    const answers: { token: "kept" | "ended"; sentAt: number; status: number }[] = [];
+    let revokedAt = Infinity;
+    const use = async (name: "kept" | "ended", token: string, until: () => boolean) => {
+      while (!until()) {
+        const sentAt = Date.now();
+        answers.push({ token: name, sentAt, status: (await post({ authorization: `Bearer ${token}` })).status });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    const done = () => Date.now() > revokedAt + 1_600;
+    const users = [use("kept", kept.token, done), use("ended", ended.token, done)];
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await invoke(revokeToken, admin(), { jti: ended.jti });
+    revokedAt = Date.now();
+    await Promise.all(users);
+    expect(answers.filter((answer) => answer.token === "kept").every((answer) => answer.status === 200)).toBe(true);
+    const before = answers.filter((answer) => answer.token === "ended" && answer.sentAt < revokedAt - 100);
+    expect(before.length).toBeGreaterThan(5);
+    expect(before.every((answer) => answer.status === 200)).toBe(true);
+    const after = answers.filter((answer) => answer.token === "ended" && answer.sentAt >= revokedAt + REVOCATION_CACHE_MS + 100);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.map((answer) => answer.status)).toEqual(after.map(() => 401));
   });
 
   it("revokes a token minted elsewhere by its jti", async () => {

@@ -19,8 +19,12 @@ function unauthenticated(message: string): AppError {
   return new AppError("AUTHENTICATION_REQUIRED", message, { field: "authorization" });
 }
 
-/** How long a bound agent's lookup is reused: a deleted or renamed agent's token fails within it. */
-const BOUND_AGENT_CACHE_MS = 1_000;
+/**
+ * How long a bound agent's lookup is reused. A token minted here also names its agent's id, which
+ * the revocation check re-reads within a second (so a deleted agent's token fails within one); a
+ * token minted elsewhere binds by name, and follows a re-registered name within this.
+ */
+const BOUND_AGENT_CACHE_MS = 5_000;
 const CACHE_LIMIT = 10_000;
 
 interface BoundLookup {
@@ -40,11 +44,14 @@ function boundAgents(): (db: Db, claim: NonNullable<TokenClaims["agent"]>, scope
     const now = Date.now();
     const cached = cache.get(key);
     if (cached && cached.until > now) return cached;
-    const project = await db.project.findFirst({ where: { OR: [{ slug: claim.project }, { humanKey: claim.project }] }, select: { id: true, slug: true, humanKey: true } });
-    const agent = project ? await db.agent.findUnique({ where: { projectId_nameKey: { projectId: project.id, nameKey: claim.name.trim().toLowerCase() } }, select: { id: true, name: true } }) : null;
+    const row = await db.agent.findFirst({
+      where: { nameKey: claim.name.trim().toLowerCase(), project: { OR: [{ slug: claim.project }, { humanKey: claim.project }] } },
+      select: { id: true, name: true, project: { select: { id: true, slug: true, humanKey: true } } },
+    });
+    const found: BoundLookup = row ? { project: row.project, agent: { id: row.id, name: row.name } } : { project: null, agent: null };
     if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(key, { project, agent, until: now + BOUND_AGENT_CACHE_MS });
-    return { project, agent };
+    cache.set(key, { ...found, until: now + BOUND_AGENT_CACHE_MS });
+    return found;
   };
   return async (db, claim, scopes) => {
     const { project, agent } = await lookUp(db, claim);

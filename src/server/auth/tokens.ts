@@ -72,18 +72,67 @@ export interface TokenRecord {
   agentId: number | null;
 }
 
-/** Token records by jti, as of at most REVOCATION_CACHE_MS ago. */
+/** How often the records of tokens in use are re-read, all in one query. */
+const REFRESH_MS = 400;
+/** A token unused this long is dropped from the cache (and from the refresh). */
+const IDLE_MS = 10_000;
+
+interface Entry extends TokenRecord {
+  /** Valid until: the time its read started plus REVOCATION_CACHE_MS. */
+  until: number;
+  seen: number;
+}
+
+/**
+ * Token records by jti, as of at most REVOCATION_CACHE_MS ago. Records of the tokens in use are
+ * re-read together every REFRESH_MS (one query for all of them, however many agents send), so a
+ * busy server does not read each token's row every second per token; a token not in the cache, or
+ * whose entry has run out because a refresh was late, is read on its own.
+ */
 export class TokenRecords {
-  private readonly entries = new Map<string, TokenRecord & { until: number }>();
+  private readonly entries = new Map<string, Entry>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private refreshing = false;
 
   async get(db: Db, jti: string): Promise<TokenRecord> {
     const now = Date.now();
     const cached = this.entries.get(jti);
-    if (cached && cached.until > now) return cached;
+    if (cached && cached.until > now) {
+      cached.seen = now;
+      return cached;
+    }
     const row = await db.apiToken.findUnique({ where: { jti }, select: { revokedAt: true, agentId: true } });
     const record = { known: row !== null, revoked: row?.revokedAt != null, agentId: row?.agentId ?? null };
     if (this.entries.size >= CACHE_LIMIT) this.entries.clear();
-    this.entries.set(jti, { ...record, until: now + REVOCATION_CACHE_MS });
+    this.entries.set(jti, { ...record, until: now + REVOCATION_CACHE_MS, seen: now });
+    this.timer ??= setInterval(() => void this.refresh(db), REFRESH_MS).unref();
     return record;
+  }
+
+  private async refresh(db: Db): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    const started = Date.now();
+    try {
+      for (const [jti, entry] of this.entries) if (started - entry.seen > IDLE_MS) this.entries.delete(jti);
+      if (this.entries.size === 0) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+        return;
+      }
+      const jtis = [...this.entries.keys()];
+      const rows = await db.apiToken.findMany({ where: { jti: { in: jtis } }, select: { jti: true, revokedAt: true, agentId: true } });
+      const found = new Map(rows.map((row) => [row.jti, row]));
+      for (const jti of jtis) {
+        const entry = this.entries.get(jti);
+        if (!entry) continue;
+        const row = found.get(jti);
+        Object.assign(entry, { known: row !== undefined, revoked: row?.revokedAt != null, agentId: row?.agentId ?? null, until: started + REVOCATION_CACHE_MS });
+      }
+    } catch {
+      // A failed refresh leaves the entries to run out: each token is then read on its own.
+    } finally {
+      this.refreshing = false;
+    }
   }
 }
