@@ -45,6 +45,12 @@ const fields = z.object({
     .default("")
     .transform((value) => value.split(",").map((entry) => entry.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(HOST_ENTRY, "ALLOWED_HOSTS entries must be host names (optionally :port, or .domain for subdomains), comma-separated"))),
+  /**
+   * Reverse proxies in front of the server that append the client's address to X-Forwarded-For:
+   * with 1 (one proxy), failed authentications count against the address that proxy saw instead of
+   * the proxy's own. 0: the socket's address (a client-sent X-Forwarded-For is never trusted).
+   */
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   /** Largest HTTP request body the server reads (MCP and tRPC posts); larger ones get 413 unread. */
   MAX_REQUEST_BYTES: z.coerce.number().int().min(64 * KIB).optional(),
   AGENT_NAME_ENFORCEMENT_MODE: z.enum(["coerce", "strict", "always_auto"]).default("coerce"),

@@ -113,10 +113,11 @@ describe.skipIf(process.env.E2E_BASE_URL)("dashboard sign-in", () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     try {
-      await page.goto(`${app.url}/admin`);
-      await page.waitForURL(/\/login/);
+      // A callbackUrl that the browser would read as another origin (a tab is dropped: `//evil.example`) stays here.
+      await page.goto(`${app.url}/login?callbackUrl=${encodeURIComponent("/\t/evil.example/")}`);
       await signIn(page, ADMIN.email, ADMIN.password);
-      await page.waitForURL(`${app.url}/admin`);
+      await page.waitForURL(`${app.url}/`);
+      await page.goto(`${app.url}/admin`);
 
       const tokens = page.getByTestId("tokens-admin");
       await tokens.getByLabel("Name", { exact: true }).fill("ci-e2e");

@@ -5,6 +5,7 @@ import { createActorResolver } from "@/server/auth/resolve-actor";
 import { bindRefusal, deriveSessionSecret, type AuthConfig } from "@/server/auth/config";
 import { hashPassword, verifyPassword } from "@/server/auth/passwords";
 import { USER_CACHE_MS } from "@/server/auth/sessions";
+import { REVOCATION_CACHE_MS } from "@/server/auth/tokens";
 import { CLIENT_ADDRESS_HEADER } from "@/server/http/client-address";
 import { createSetupLink, createUser } from "@/server/services/users/accounts";
 import { openTestDatabase } from "../helpers/database";
@@ -233,9 +234,20 @@ describe("what a session may do", () => {
 
   it("a session cookie made with another secret, or expired, is refused", async () => {
     const user = await db.prisma.user.findUniqueOrThrow({ where: { email: "admin@example.test" } });
-    const forged = await encode({ token: { uid: user.id }, secret: deriveSessionSecret("another-secret-of-at-least-32-characters!!") });
-    const expired = await encode({ token: { uid: user.id }, secret: AUTH.sessionSecret!, maxAge: -60 });
-    for (const cookie of [forged, expired, "garbage"]) {
+    const now = Math.floor(Date.now() / 1000);
+    const forged = await encode({ token: { uid: user.id, signedInAt: now }, secret: deriveSessionSecret("another-secret-of-at-least-32-characters!!") });
+    const expired = await encode({ token: { uid: user.id, signedInAt: now }, secret: AUTH.sessionSecret!, maxAge: -60 });
+    // Renewed (a fresh cookie) but signed in longer ago than the maximum age: the sign-in has ended.
+    const renewedTooLong = await encode({ token: { uid: user.id, signedInAt: now - AUTH.sessionMaxAgeSeconds! - 60 }, secret: AUTH.sessionSecret! });
+    const fresh = await encode({ token: { uid: user.id, signedInAt: now }, secret: AUTH.sessionSecret! });
+    const browser = new Browser();
+    browser.cookies.set("next-auth.session-token", fresh);
+    expect((await trpcQuery(browser, "projects.list")).status).toBe(200);
+    // Only the cookie name of this server's scheme is read (http here): a planted __Secure- one is not.
+    const planted = new Browser();
+    planted.cookies.set("__Secure-next-auth.session-token", fresh);
+    expect((await trpcQuery(planted, "projects.list")).status).toBe(401);
+    for (const cookie of [forged, expired, renewedTooLong, "garbage"]) {
       const browser = new Browser();
       browser.cookies.set("next-auth.session-token", cookie);
       const response = await trpcQuery(browser, "projects.list");
@@ -271,6 +283,65 @@ describe("failed sign-ins", () => {
     const other = new Browser();
     await other.signIn("admin@example.test", PASSWORD);
     expect(other.signedIn).toBe(true);
+  });
+});
+
+describe("sign-in routes", () => {
+  it("answer only next-auth's own spelling of a path: //callback or %63allback are 404, not a way around the limit", async () => {
+    const browser = new Browser();
+    for (const path of ["/api/auth//callback/credentials", "/api/auth/%63allback/credentials", "/api/auth/callback/credentials/", "/api/auth/%E0"]) {
+      const response = await browser.fetch(path, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "email=a%40b.c&password=x" });
+      expect(response.status, path).toBe(404);
+    }
+  });
+
+  it("count concurrent wrong guesses before hashing: of a burst past the limit, none slips through uncounted", async () => {
+    const limited = await startTestServer(db, { auth: AUTH, rateLimits: { reads: 0, writes: 0, search: 0, auth_failures: 3 } });
+    try {
+      const browser = new Browser(limited.url);
+      const { csrfToken } = (await (await browser.fetch("/api/auth/csrf")).json()) as { csrfToken: string };
+      const attempt = (password: string) =>
+        browser.fetch("/api/auth/callback/credentials", {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ csrfToken, email: "admin@example.test", password, json: "true" }).toString(),
+        });
+      const burst = await Promise.all(Array.from({ length: 8 }, (_, index) => attempt(`wrong guess number ${index}`)));
+      const bodies = await Promise.all(burst.map(async (response) => ((await response.json()) as { url: string }).url));
+      // Three were counted and checked; every other one was refused by its count, before its hash.
+      expect(bodies.filter((url) => url.includes("error=CredentialsSignin"))).toHaveLength(3);
+      expect(bodies.filter((url) => url.includes("Rate%20limit"))).toHaveLength(5);
+      const right = await attempt(PASSWORD);
+      expect(right.status).toBe(429);
+      expect(((await right.json()) as { url: string }).url).toContain("/login?error=Rate%20limit");
+      expect(browser.signedIn).toBe(false);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("are not served in local mode (nobody signs in there)", async () => {
+    const local = await startTestServer(db, { auth: { mode: "local" } });
+    try {
+      expect((await fetch(`${local.url}/api/auth/session`)).status).toBe(404);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("disabling a user revokes the tokens they created", async () => {
+    await createUser(db.prisma, { email: "second-admin@example.test", name: "", password: PASSWORD, role: "admin" });
+    const minter = new Browser();
+    await minter.signIn("second-admin@example.test", PASSWORD);
+    const created = (await (await trpcMutation(minter, "tokens.create", { name: "made-by-second", roles: ["reader"] })).json()) as { result: { data: { token: string } } };
+    const token = created.result.data.token;
+    const health = () => fetch(`${server.url}/api/trpc/system.health`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await health()).status).toBe(200);
+    const admin = new Browser();
+    await admin.signIn("admin@example.test", PASSWORD);
+    expect((await trpcMutation(admin, "users.setDisabled", { email: "second-admin@example.test" })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, REVOCATION_CACHE_MS + 100));
+    expect((await health()).status).toBe(401);
   });
 });
 

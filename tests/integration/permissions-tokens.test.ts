@@ -91,7 +91,7 @@ const OUT_OF_SCOPE: Record<string, "allowed" | "FORBIDDEN" | "NOT_FOUND"> = {
 };
 
 /** Operations on the whole server's credentials: only an admin token for every project may call them. */
-const SERVER_WIDE = new Set(["create_token", "list_tokens", "revoke_token", "create_user", "list_users", "set_user_disabled", "uninstall_precommit_guard"]);
+const SERVER_WIDE = new Set(["create_token", "list_tokens", "revoke_token", "create_user", "list_users", "set_user_disabled", "install_precommit_guard", "uninstall_precommit_guard"]);
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 let server: TestServer;

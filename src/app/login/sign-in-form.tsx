@@ -15,9 +15,19 @@ const ERRORS: Record<string, string> = {
   SessionRequired: "Sign in to continue.",
 };
 
-/** Where to go after signing in: a path on this site only, never another origin. */
+/**
+ * Where to go after signing in: a path on this site only, never another origin. Resolved the way
+ * the browser will resolve it (which drops tabs and newlines and reads backslashes as slashes, so
+ * `/\t/evil.example` is `//evil.example`), then kept only when it stays on this origin.
+ */
 function safeCallback(value: string | null): string {
-  return value && value.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\") ? value : "/";
+  if (!value || typeof window === "undefined") return "/";
+  try {
+    const target = new URL(value, window.location.origin);
+    return target.origin === window.location.origin ? `${target.pathname}${target.search}${target.hash}` : "/";
+  } catch {
+    return "/";
+  }
 }
 
 export function SignInForm() {

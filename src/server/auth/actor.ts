@@ -12,6 +12,8 @@ export interface Actor {
   projectScopes: "*" | readonly string[];
   /** Set when the credential itself is bound to one agent (it then proves that agent's identity). */
   agent?: { id: number; projectId: number; name: string };
+  /** The dashboard user signed in (kind "user"): tokens they create are theirs, and end with their account. */
+  userId?: number;
   /** When the credential expires (seconds since the epoch); tokens minted for it never outlive it. */
   expiresAt?: number;
 }

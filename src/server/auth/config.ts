@@ -27,6 +27,8 @@ export interface AuthConfig {
   sessionSecret?: string;
   /** How long a dashboard sign-in lasts, in seconds. */
   sessionMaxAgeSeconds?: number;
+  /** Session cookies are `Secure` and `__Secure-` named: the server is reached over https (PUBLIC_URL). */
+  secureCookies?: boolean;
   oidc?: OidcConfig;
 }
 
@@ -52,6 +54,7 @@ export function authConfigFromEnv(): AuthConfig {
     audience: env.JWT_AUDIENCE,
     sessionSecret: env.NEXTAUTH_SECRET ?? (env.JWT_SECRET ? deriveSessionSecret(env.JWT_SECRET) : undefined),
     sessionMaxAgeSeconds: env.SESSION_MAX_AGE_HOURS * 3600,
+    secureCookies: env.PUBLIC_URL?.startsWith("https://") ?? false,
     oidc,
   };
 }

@@ -5,7 +5,9 @@ import { authenticateUser, createUser } from "@/server/services/users/accounts";
 import { email as emailSchema } from "@/server/schemas/users";
 import { PASSWORD_MAX_LENGTH } from "./passwords";
 import type { AuthConfig } from "./config";
-import type { RateLimits } from "./rate-limits";
+import { DEFAULT_SESSION_MAX_AGE_S } from "./sessions";
+import { AppError } from "@/server/errors";
+import { clientKey, type RateLimits } from "./rate-limits";
 
 // next-auth's configuration: a password provider over the users table, and an OpenID Connect
 // provider when OIDC_ISSUER is set. Sessions are JWTs in an encrypted cookie holding the user's
@@ -23,6 +25,8 @@ declare module "next-auth/jwt" {
   interface JWT {
     uid?: number;
     role?: string;
+    /** When the user signed in (seconds): the session ends SESSION_MAX_AGE_HOURS after it, however often renewed. */
+    signedInAt?: number;
   }
 }
 
@@ -37,14 +41,23 @@ export function createAuthOptions(deps: SignInDeps): NextAuthOptions {
         const email = emailSchema.safeParse(credentials?.email);
         const password = credentials?.password;
         if (!email.success || typeof password !== "string" || password.length === 0 || password.length > PASSWORD_MAX_LENGTH) return null;
-        const db = await deps.db();
-        const user = await authenticateUser(db, email.data, password);
-        if (!user) {
-          // Past the limit this throws RATE_LIMITED, whose message the sign-in form shows.
-          await (await deps.limits()).consume("auth_failures", deps.clientAddress(request.headers));
-          return null;
+        try {
+          // Every attempt counts as a failure of the client's address before the password is
+          // hashed, so concurrent guesses cannot all slip in ahead of their count; a right one is
+          // given back. Past the limit this throws RATE_LIMITED, whose message the form shows.
+          const limits = await deps.limits();
+          const key = clientKey(deps.clientAddress(request.headers));
+          await limits.consume("auth_failures", key);
+          const user = await authenticateUser(await deps.db(), email.data, password);
+          if (!user) return null;
+          await limits.refund("auth_failures", key);
+          return { id: String(user.id), email: user.email, name: user.name || user.email };
+        } catch (error) {
+          // next-auth puts the message in the sign-in page's URL: only our own messages go there.
+          if (error instanceof AppError) throw new Error(error.message);
+          console.error("[auth] sign-in failed:", error);
+          throw new Error("Sign-in is unavailable right now; try again shortly.");
         }
-        return { id: String(user.id), email: user.email, name: user.name || user.email };
       },
     }),
   ];
@@ -67,7 +80,8 @@ export function createAuthOptions(deps: SignInDeps): NextAuthOptions {
   }
   return {
     secret: auth.sessionSecret,
-    session: { strategy: "jwt", maxAge: auth.sessionMaxAgeSeconds ?? 12 * 3600 },
+    session: { strategy: "jwt", maxAge: auth.sessionMaxAgeSeconds ?? DEFAULT_SESSION_MAX_AGE_S },
+    useSecureCookies: auth.secureCookies ?? false,
     pages: { signIn: "/login", error: "/login" },
     providers,
     callbacks: {
@@ -75,7 +89,8 @@ export function createAuthOptions(deps: SignInDeps): NextAuthOptions {
       async signIn({ account, user, profile }) {
         if (account?.provider !== "oidc") return true;
         const email = emailSchema.safeParse(user.email);
-        if (!email.success || (profile as { email_verified?: boolean } | undefined)?.email_verified === false) return false;
+        // Only an address the provider vouches for maps to an account (a missing claim does not).
+        if (!email.success || (profile as { email_verified?: unknown } | undefined)?.email_verified !== true) return false;
         const db = await deps.db();
         const existing = await db.user.findUnique({ where: { email: email.data } });
         if (existing) return !existing.disabledAt;
@@ -85,6 +100,7 @@ export function createAuthOptions(deps: SignInDeps): NextAuthOptions {
       },
       async jwt({ token, user, account }) {
         if (!user) return token;
+        token.signedInAt = Math.floor(Date.now() / 1000);
         if (account?.provider === "oidc") {
           const row = await (await deps.db()).user.findUnique({ where: { email: String(user.email).toLowerCase() }, select: { id: true, role: true } });
           if (row) {

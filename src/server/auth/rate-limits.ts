@@ -26,8 +26,13 @@ export interface RateLimitStore {
 export interface RateLimits {
   /** Counts one call of `limit` for `key`; RATE_LIMITED (with retry_after_seconds) once over. */
   consume(limit: LimitClass, key: string): Promise<void>;
-  /** RATE_LIMITED when `key` has no call of `limit` left; counts nothing (a login checks before it hashes). */
+  /** RATE_LIMITED when `key` has no call of `limit` left; counts nothing. */
   check(limit: LimitClass, key: string): Promise<void>;
+  /**
+   * Gives back one call counted by `consume`: a sign-in counts as a failure before its password is
+   * checked (so concurrent guesses cannot all pass a check first), and a right one is given back.
+   */
+  refund(limit: LimitClass, key: string): Promise<void>;
   /** Closes the store's connection (Redis); the database's pool is the database's to close. */
   close(): Promise<void>;
 }
@@ -73,10 +78,27 @@ export function createRateLimits(config: RateLimitConfig, database: Pick<Databas
       const state = limiter ? await limiter.get(key).catch(() => null) : null;
       if (state && state.consumedPoints >= config[limit]) throw limited(limit, state);
     },
+    async refund(limit, key) {
+      await limiters.get(limit)?.reward(key, 1).catch(() => undefined);
+    },
     async close() {
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/**
+ * The key failed authentications count against for a client address: IPv6 clients are keyed by
+ * their /64, which one host can usually rotate through at will.
+ */
+export function clientKey(address: string): string {
+  const plain = address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
+  if (!plain.includes(":")) return plain;
+  const [head = "", tail] = plain.toLowerCase().split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups.slice(0, 4).join(":")}::/64`;
 }
 
 /** The class an operation's calls count against. */

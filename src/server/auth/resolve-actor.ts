@@ -4,7 +4,7 @@ import { LOCAL_OPERATOR, canAccessProject, type Actor } from "./actor";
 import { isLoopback, type AuthConfig } from "./config";
 import { CLIENT_ADDRESS_HEADER } from "@/server/http/client-address";
 import { createTokenVerifier, type TokenClaims } from "./jwt";
-import { createSessionReader, sessionCookie } from "./sessions";
+import { createSessionReader, readCookie, sessionCookieName } from "./sessions";
 import { TokenRecords } from "./tokens";
 
 /**
@@ -87,7 +87,7 @@ export function createActorResolver(auth: AuthConfig): ActorResolver {
   return async (request, db) => {
     const authorization = request.headers.get("authorization");
     if (!authorization) {
-      const cookie = sessionCookie(request);
+      const cookie = readCookie(request.headers.get("cookie"), sessionCookieName(auth));
       if (cookie) return readSession(cookie, db);
       throw unauthenticated("This server requires a bearer token (send the header Authorization: Bearer <token>) or a dashboard sign-in.");
     }

@@ -9,8 +9,16 @@ import type { AuthConfig } from "./config";
 // encrypted cookie. Every request that carries one is checked against the user's row (through a
 // cache of USER_CACHE_MS): a disabled user is refused on every instance within that.
 
-export const SESSION_COOKIES = ["__Secure-next-auth.session-token", "next-auth.session-token"] as const;
+/**
+ * The session cookie's name: next-auth's `__Secure-` one when the server is reached over https
+ * (PUBLIC_URL). Only that name is read: a cookie planted under the other name (from a sibling
+ * subdomain, say) cannot sign the browser in as someone else.
+ */
+export function sessionCookieName(auth: Pick<AuthConfig, "secureCookies">): string {
+  return auth.secureCookies ? "__Secure-next-auth.session-token" : "next-auth.session-token";
+}
 export const USER_CACHE_MS = 1_000;
+export const DEFAULT_SESSION_MAX_AGE_S = 12 * 3600;
 const CACHE_LIMIT = 10_000;
 const ROLE_OF: Record<string, Role> = { reader: "read", writer: "write", admin: "admin" };
 
@@ -24,18 +32,10 @@ export function readCookie(header: string | null, name: string): string | undefi
   return undefined;
 }
 
-export function sessionCookie(request: Request): string | undefined {
-  const header = request.headers.get("cookie");
-  for (const name of SESSION_COOKIES) {
-    const value = readCookie(header, name);
-    if (value) return value;
-  }
-  return undefined;
-}
 
 export function userActor(user: Pick<User, "id" | "role" | "projectScopes">): Actor {
   const role = ROLE_OF[user.role] ?? "read";
-  return { principal: `user:${user.id}`, kind: "user", roles: new Set<Role>([role]), projectScopes: user.projectScopes.length ? user.projectScopes : "*" };
+  return { principal: `user:${user.id}`, kind: "user", userId: user.id, roles: new Set<Role>([role]), projectScopes: user.projectScopes.length ? user.projectScopes : "*" };
 }
 
 function sessionEnded(message: string): AppError {
@@ -57,6 +57,11 @@ export function createSessionReader(auth: AuthConfig): (cookie: string, db: Db) 
     }
     const uid = payload?.uid;
     if (typeof uid !== "number" || !Number.isSafeInteger(uid)) throw sessionEnded("Your session is not valid or has expired: sign in again.");
+    // next-auth renews the cookie while the dashboard is open; a sign-in still ends this long after it was made.
+    const signedInAt = payload?.signedInAt;
+    if (typeof signedInAt !== "number" || Date.now() / 1000 - signedInAt > (auth.sessionMaxAgeSeconds ?? DEFAULT_SESSION_MAX_AGE_S)) {
+      throw sessionEnded("Your session is not valid or has expired: sign in again.");
+    }
     const now = Date.now();
     let cached = users.get(uid);
     if (!cached || cached.until <= now) {

@@ -21,6 +21,8 @@ export interface MintRequest {
   agent?: { project: string; name: string; id?: number };
   /** Seconds until it expires; undefined: never (revocation still ends it). */
   expiresInSeconds?: number;
+  /** The dashboard user who created it: disabling them revokes it. */
+  userId?: number;
 }
 
 export interface MintedToken {
@@ -57,6 +59,7 @@ export async function mintToken(db: Db, auth: AuthConfig, request: MintRequest):
       roles: request.roles,
       projectScopes: request.projects ?? [],
       agentId: request.agent?.id,
+      userId: request.userId,
       expiresAt,
     },
     select: { id: true },

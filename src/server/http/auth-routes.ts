@@ -2,7 +2,7 @@ import NextAuth, { type NextAuthOptions } from "next-auth";
 import type { NextApiRequest, NextApiResponse } from "next";
 import { AppError, toAppError } from "@/server/errors";
 import type { Db } from "@/server/db/client";
-import type { RateLimits } from "@/server/auth/rate-limits";
+import { clientKey, type RateLimits } from "@/server/auth/rate-limits";
 import { completeSetup } from "@/server/services/users/accounts";
 import { setupInput } from "@/server/schemas/users";
 import { parseArguments } from "@/server/operations/invoke";
@@ -52,16 +52,28 @@ async function readForm(request: Request): Promise<Record<string, string> | unde
   return Object.fromEntries(new URLSearchParams(text));
 }
 
+/**
+ * next-auth's action path (`callback/credentials`, `session`, …), or undefined for one written any
+ * other way: its paths need no encoding and have no empty segments, and a path spelled differently
+ * (`//callback`, `%63allback`) must not reach an action the limits below do not recognise.
+ */
+function actionOf(url: URL): string[] | undefined {
+  const raw = url.pathname.slice(AUTH_PATH.length);
+  const segments = raw.split("/");
+  return segments.every((segment) => /^[a-z0-9_-]+$/i.test(segment)) ? segments : undefined;
+}
+
 /** Runs next-auth for one request through its Next API adapter and returns what it answered. */
-export async function serveNextAuth(request: Request, options: NextAuthOptions): Promise<Response> {
+export async function serveNextAuth(request: Request, options: NextAuthOptions, segments: string[]): Promise<Response> {
   const url = new URL(request.url);
-  const segments = url.pathname.slice(AUTH_PATH.length).split("/").filter(Boolean).map((segment) => decodeURIComponent(segment));
   const query: Record<string, string | string[]> = { ...Object.fromEntries(url.searchParams), nextauth: segments };
   const body = await readForm(request);
   const headers = Object.fromEntries(request.headers);
   // next-auth assumes https when no proxy says otherwise; this server itself speaks http (a proxy
   // that terminates TLS says so in X-Forwarded-Proto, or PUBLIC_URL names the origin).
   headers["x-forwarded-proto"] ??= "http";
+  // It would also prefer X-Forwarded-Host to the Host header the edge's guard checked.
+  delete headers["x-forwarded-host"];
   const req = { method: request.method, headers, query, body, cookies: parseCookies(request.headers.get("cookie")) };
   let status = 200;
   let payload: string | undefined;
@@ -98,13 +110,15 @@ export async function serveNextAuth(request: Request, options: NextAuthOptions):
 }
 
 export interface AuthRouteDeps {
+  /** Local mode has no sign-in: /api/auth answers 404 there. */
+  signIn: boolean;
   options: () => NextAuthOptions;
   db: () => Promise<Db>;
   limits: () => Promise<RateLimits>;
 }
 
 function clientAddress(request: Request): string {
-  return request.headers.get(CLIENT_ADDRESS_HEADER) ?? "unknown";
+  return clientKey(request.headers.get(CLIENT_ADDRESS_HEADER) ?? "unknown");
 }
 
 function errorResponse(error: unknown, where: string): Response {
@@ -114,15 +128,27 @@ function errorResponse(error: unknown, where: string): Response {
   return json(appError.httpStatus, { error: { type: appError.code, message: appError.message, ...(appError.data?.field ? { field: appError.data.field } : {}) } }, headers);
 }
 
-/** /api/auth/…: next-auth, with sign-in attempts refused with 429 once the client's failures reach the limit. */
+/**
+ * /api/auth/…: next-auth. A password sign-in from an address whose failures reached the limit is
+ * answered 429 at once (in the shape next-auth's client reads, so the form shows why); the
+ * credentials provider also counts each attempt before hashing (src/server/auth/next-auth-options.ts).
+ */
 export async function authRoute(request: Request, deps: AuthRouteDeps): Promise<Response> {
+  const url = new URL(request.url);
+  const segments = actionOf(url);
+  if (!deps.signIn || !segments) {
+    return json(404, { error: { type: "NOT_FOUND", message: deps.signIn ? "No such sign-in route." : "There is no sign-in in local mode: this server trusts its own machine." } });
+  }
   try {
-    if (request.method === "POST" && new URL(request.url).pathname.startsWith(`${AUTH_PATH}callback/`)) {
+    if (request.method === "POST" && segments[0] === "callback" && segments[1] === "credentials") {
       await (await deps.limits()).check("auth_failures", clientAddress(request));
     }
-    return await serveNextAuth(request, deps.options());
+    return await serveNextAuth(request, deps.options(), segments);
   } catch (error) {
-    return errorResponse(error, "auth");
+    const appError = toAppError(error);
+    if (appError.code !== "RATE_LIMITED") return errorResponse(error, "auth");
+    const retry = String(appError.data?.retry_after_seconds ?? 60);
+    return json(429, { url: `${url.origin}/login?error=${encodeURIComponent(appError.message)}`, error: { type: appError.code, message: appError.message } }, { "retry-after": retry });
   }
 }
 
@@ -131,7 +157,8 @@ export async function setupRoute(request: Request, deps: AuthRouteDeps): Promise
   if (request.method !== "POST") return json(405, { error: { type: "METHOD_NOT_ALLOWED", message: "Setup answers POST only." } }, { allow: "POST" });
   try {
     const limits = await deps.limits();
-    await limits.check("auth_failures", clientAddress(request));
+    // Counted before the password is hashed, given back when the link was right.
+    await limits.consume("auth_failures", clientAddress(request));
     let body: unknown;
     try {
       body = JSON.parse(await request.text());
@@ -139,13 +166,9 @@ export async function setupRoute(request: Request, deps: AuthRouteDeps): Promise
       throw new AppError("INVALID_ARGUMENT", "The body must be JSON: {token, email, name, password}.");
     }
     const input = parseArguments(setupInput, body, "setup");
-    try {
-      const user = await completeSetup(await deps.db(), input.token, input);
-      return json(201, { email: user.email, role: user.role });
-    } catch (error) {
-      if (error instanceof AppError && error.code === "AUTHENTICATION_REQUIRED") await limits.consume("auth_failures", clientAddress(request));
-      throw error;
-    }
+    const user = await completeSetup(await deps.db(), input.token, input);
+    await limits.refund("auth_failures", clientAddress(request));
+    return json(201, { email: user.email, role: user.role });
   } catch (error) {
     return errorResponse(error, "setup");
   }

@@ -9,7 +9,7 @@ import { serveMcp, type ToolProfile } from "@/mcp/server";
 import { appRouter } from "@/server/api/root";
 import { isMalformedBody } from "@/server/api/trpc";
 import type { Actor } from "@/server/auth/actor";
-import { createRateLimits, type RateLimits } from "@/server/auth/rate-limits";
+import { clientKey, createRateLimits, type RateLimits } from "@/server/auth/rate-limits";
 import { createActorResolver, type ActorResolver } from "@/server/auth/resolve-actor";
 import { archiveStatus } from "@/server/archive/status";
 import { archiveMetrics } from "@/server/archive/metrics";
@@ -122,6 +122,7 @@ export function createHandlers(deps: HandlerDeps) {
   }
 
   const authDeps: AuthRouteDeps = {
+    signIn: deps.config.auth.mode === "tokens",
     db: async () => (await deps.database()).prisma,
     limits: rateLimits,
     options: () =>
@@ -143,7 +144,7 @@ export function createHandlers(deps: HandlerDeps) {
       // Each failed authentication counts against the client's address: past the limit, guessing
       // gets 429 instead of 401.
       if (error instanceof AppError && error.code === "AUTHENTICATION_REQUIRED") {
-        await limits.consume("auth_failures", request.headers.get(CLIENT_ADDRESS_HEADER) ?? "unknown");
+        await limits.consume("auth_failures", clientKey(request.headers.get(CLIENT_ADDRESS_HEADER) ?? "unknown"));
       }
       throw error;
     }

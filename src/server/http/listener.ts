@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { env } from "@/env";
 import type { Handlers } from "./handlers";
+import { CLIENT_ADDRESS_HEADER } from "./client-address";
 import { errorBody, hasBody, isApiPath, refuse, serveApi, toRequest, writeResponse } from "./node";
 import { createHostGuard, hostPolicyFromEnv, type HostPolicy } from "./origin";
 
@@ -50,6 +51,8 @@ export function createRequestListener(
       res.setHeader("connection", "close");
     }
     if (!handleNext) return notFound(res, pathname);
+    // The edge's own header never reaches Next as a client sent it.
+    delete req.headers[CLIENT_ADDRESS_HEADER];
     handlers
       .page(toRequest(req, undefined, new AbortController().signal))
       .then((refusal) => (refusal ? writeResponse(res, refusal, false) : handleNext(req, res)))

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { env } from "@/env";
 import { ATTACHMENTS_PATH } from "./attachments";
 import { AUTH_MAX_BODY_BYTES, AUTH_PATH, SETUP_PATH } from "./auth-routes";
-import { CLIENT_ADDRESS_HEADER } from "./client-address";
+import { CLIENT_ADDRESS_HEADER, clientAddress } from "./client-address";
 import type { Handlers } from "./handlers";
 
 // Serving the framework-free handlers from node:http: the production server (server.mts) answers
@@ -108,7 +108,7 @@ export function toRequest(req: IncomingMessage, body: Buffer<ArrayBuffer> | unde
     else if (value !== undefined) headers.set(key, value);
   }
   // The peer's address, for limits keyed by client (failed authentications); a client cannot set it.
-  headers.set(CLIENT_ADDRESS_HEADER, req.socket.remoteAddress ?? "unknown");
+  headers.set(CLIENT_ADDRESS_HEADER, clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], env.TRUSTED_PROXY_HOPS));
   const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
   return new Request(url, { method: req.method, headers, body: body?.length ? body : undefined, signal });
 }

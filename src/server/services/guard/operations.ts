@@ -20,6 +20,8 @@ export const installPrecommitGuard = defineOperation({
   input: installGuardInput,
   output: installGuardOutput,
   permission: "admin",
+  // Its code_repo_path is any repository on this machine, not the project's: server-wide, like uninstall.
+  serverWide: true,
   kind: "mutation",
   scope: "project",
   tool: { profile: "extended", title: "Install pre-commit guard", idempotent: true },

@@ -44,7 +44,7 @@ export const createToken = defineOperation({
     if (ctx.actor.kind === "token" && ctx.actor.expiresAt !== undefined) {
       expiresInSeconds = Math.max(1, Math.min(expiresInSeconds, ctx.actor.expiresAt - Math.floor(Date.now() / 1000)));
     }
-    return mintToken(ctx.db, ctx.config.auth, { name: input.name, roles: input.roles, projects: input.projects, agent, expiresInSeconds });
+    return mintToken(ctx.db, ctx.config.auth, { name: input.name, roles: input.roles, projects: input.projects, agent, expiresInSeconds, userId: ctx.actor.userId });
   },
 });
 

@@ -36,7 +36,7 @@ export const listUsersOperation = defineOperation({
 
 export const setUserDisabledOperation = defineOperation({
   name: "set_user_disabled",
-  description: "Disable a dashboard user (their sessions stop working within a second on every instance), or enable them again.",
+  description: "Disable a dashboard user (their sessions and the tokens they created stop working within a second on every instance), or enable them again.",
   input: setUserDisabledInput,
   output: userViewSchema,
   permission: "admin",
@@ -49,7 +49,13 @@ export const setUserDisabledOperation = defineOperation({
     if (input.disabled && ctx.actor.principal === `user:${user.id}`) {
       throw new AppError("INVALID_ARGUMENT", "You cannot disable your own account.", { field: "email" });
     }
-    const updated = await ctx.db.user.update({ where: { id: user.id }, data: { disabledAt: input.disabled ? (user.disabledAt ?? new Date()) : null } });
+    const now = new Date();
+    // The tokens a user created end with the account: a stolen session must not outlast it as a
+    // token. Enabling the user again does not bring them back.
+    const [updated] = await ctx.db.$transaction([
+      ctx.db.user.update({ where: { id: user.id }, data: { disabledAt: input.disabled ? (user.disabledAt ?? now) : null } }),
+      ...(input.disabled ? [ctx.db.apiToken.updateMany({ where: { userId: user.id, revokedAt: null }, data: { revokedAt: now } })] : []),
+    ]);
     return userView(updated);
   },
 });
