@@ -91,12 +91,18 @@ export function createAuthOptions(deps: SignInDeps): NextAuthOptions {
         const email = emailSchema.safeParse(user.email);
         // Only an address the provider vouches for maps to an account (a missing claim does not).
         if (!email.success || (profile as { email_verified?: unknown } | undefined)?.email_verified !== true) return false;
-        const db = await deps.db();
-        const existing = await db.user.findUnique({ where: { email: email.data } });
-        if (existing) return !existing.disabledAt;
-        if (!oidc?.defaultRole) return false;
-        await createUser(db, { email: email.data, name: user.name ?? "", role: oidc.defaultRole });
-        return true;
+        try {
+          const db = await deps.db();
+          const existing = await db.user.findUnique({ where: { email: email.data } });
+          if (existing) return !existing.disabledAt;
+          if (!oidc?.defaultRole) return false;
+          await createUser(db, { email: email.data, name: user.name ?? "", role: oidc.defaultRole });
+          return true;
+        } catch (error) {
+          // next-auth would put a thrown error's text in the sign-in page's URL.
+          console.error("[auth] OIDC sign-in failed:", error);
+          return false;
+        }
       },
       async jwt({ token, user, account }) {
         if (!user) return token;
