@@ -8,6 +8,7 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Input, Textarea } from "@/components/ui/input";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { MarkdownBody } from "@/components/markdown";
 import { cn } from "@/lib/utils";
 import { useTRPC } from "./trpc-provider";
 import { useLiveMail } from "./use-live-mail";
@@ -35,10 +36,8 @@ function MessageDetail({ project, messageId }: { project: string; messageId: num
         </CardDescription>
       </CardHeader>
       <CardContent>
-        {/* Shown as text, never as HTML: bodies are written by agents. */}
-        <pre className="whitespace-pre-wrap break-words font-sans text-sm" data-testid="message-body">
-          {m.body_md}
-        </pre>
+        {/* Rendered Markdown; raw HTML in it is shown as text, never run (bodies are written by agents). */}
+        <MarkdownBody text={m.body_md ?? ""} data-testid="message-body" />
       </CardContent>
     </Card>
   );
@@ -94,6 +93,7 @@ export function AgentMailbox({ project, agent }: { project: string; agent: strin
   const inbox = useQuery({ ...trpc.messages.inbox.queryOptions(input), enabled: tab === "inbox" });
   const outbox = useQuery({ ...trpc.messages.outbox.queryOptions(input), enabled: tab === "outbox" });
   const current = tab === "inbox" ? inbox : outbox;
+  const agentMissing = current.isError && current.error.data?.code === "NOT_FOUND";
 
   return (
     <div className="grid gap-6">
@@ -108,7 +108,18 @@ export function AgentMailbox({ project, agent }: { project: string; agent: strin
       </header>
       <div className="flex gap-2" role="tablist">
         {(["inbox", "outbox"] as const).map((name) => (
-          <Button key={name} role="tab" aria-selected={tab === name} variant={tab === name ? "default" : "outline"} size="sm" onClick={() => setTab(name)}>
+          <Button
+            key={name}
+            role="tab"
+            aria-selected={tab === name}
+            variant={tab === name ? "default" : "outline"}
+            size="sm"
+            onClick={() => {
+              // The open message belongs to the list it was opened from.
+              if (tab !== name) setSelected(null);
+              setTab(name);
+            }}
+          >
             {name === "inbox" ? "Inbox" : "Sent"}
           </Button>
         ))}
@@ -162,7 +173,8 @@ export function AgentMailbox({ project, agent }: { project: string; agent: strin
         </Card>
         <div className="grid content-start gap-6">
           {selected !== null ? <MessageDetail project={project} messageId={selected} /> : null}
-          <Compose project={project} agent={agent} />
+          {/* No compose form for an agent that does not exist: there is nobody to write to. */}
+          {agentMissing ? null : <Compose project={project} agent={agent} />}
         </div>
       </div>
     </div>

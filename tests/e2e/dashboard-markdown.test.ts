@@ -1,0 +1,132 @@
+import path from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./support/browser";
+import { printServerLogOnFailure, repoRoot, startApp, type App } from "./support/app-server";
+import { callOk, connectMcp, uniqueProjectPath, type AgentResult, type ProjectResult } from "./support/mcp";
+
+// A message body as the overseer sees it in Chromium: GitHub-flavoured Markdown rendered (a
+// table, a task list, highlighted code), and what an agent could write to attack the overseer's
+// browser (script tags, event-handler attributes, javascript: links, remote images) shown as
+// text or made inert, never run or loaded.
+
+let app: App;
+let browser: Browser;
+
+beforeAll(async () => {
+  [app, browser] = await Promise.all([startApp(), launchChromium()]);
+});
+
+printServerLogOnFailure(() => app);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+const BODY = [
+  "## Plan",
+  "",
+  "| step | owner |",
+  "| --- | --- |",
+  "| migrate | **GreenCastle** |",
+  "| review | BlueLake |",
+  "",
+  "- [x] write the migration",
+  "- [ ] run the tests",
+  "",
+  "```ts",
+  "const answer: number = 42; // the answer",
+  "```",
+  "",
+  '<img src="x" onerror="window.__pwned = 1">',
+  "",
+  "<script>window.__pwned = 2</script>",
+  "",
+  "[click me](javascript:window.__pwned=3) and ![tracker](http://127.0.0.1:9/pixel.png) and [docs](https://example.com/docs)",
+].join("\n");
+
+describe("message bodies", () => {
+  it("render GFM (table, task list, highlighted code); HTML, scripts, javascript: links and images execute or load nothing", async () => {
+    const mcp = await connectMcp(app.url);
+    const project = await callOk<ProjectResult>(mcp, "ensure_project", { human_key: uniqueProjectPath("markdown") });
+    const register = (name: string) => callOk<AgentResult>(mcp, "register_agent", { project_key: project.slug, program: "claude-code", model: "opus", name });
+    const [green, blue] = [await register("green-one"), await register("blue-two")];
+    await callOk(mcp, "set_contact_policy", { project_key: project.slug, agent_name: blue.name, registration_token: blue.registration_token, policy: "open" });
+    await callOk(mcp, "send_message", { project_key: project.slug, sender_name: green.name, sender_token: green.registration_token, to: [blue.name], subject: "Plan", body_md: BODY });
+    await mcp.close();
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const dialogs: string[] = [];
+    const requests: string[] = [];
+    page.on("dialog", (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    page.on("request", (request) => requests.push(request.url()));
+    try {
+      await page.goto(`${app.url}/mail/${project.slug}/${blue.name}`);
+      await page.getByTestId("mail-row").first().click();
+      const body = page.getByTestId("message-body");
+      await body.locator("table").waitFor({ timeout: 30_000 });
+
+      expect(await body.locator("h2").innerText()).toBe("Plan");
+      expect(await body.locator("th").allInnerTexts()).toEqual(["step", "owner"]);
+      expect(await body.locator("tbody tr").count()).toBe(2);
+      expect(await body.locator("tbody strong").innerText()).toBe("GreenCastle");
+      const boxes = body.locator('li input[type="checkbox"]');
+      expect(await boxes.count()).toBe(2);
+      expect(await boxes.evaluateAll((inputs) => inputs.map((input) => [(input as HTMLInputElement).checked, (input as HTMLInputElement).disabled]))).toEqual([
+        [true, true],
+        [false, true],
+      ]);
+      const code = body.locator("pre code");
+      expect(await code.getAttribute("class")).toContain("language-ts");
+      expect(await code.locator(".hljs-keyword").first().innerText()).toBe("const");
+      expect(await code.locator(".hljs-comment").innerText()).toBe("// the answer");
+
+      // HTML is text: shown, not parsed; nothing ran, no image element, nothing fetched from the tracker.
+      const text = await body.innerText();
+      expect(text).toContain('<img src="x" onerror="window.__pwned = 1">');
+      expect(text).toContain("<script>window.__pwned = 2</script>");
+      expect(await body.locator("img, script").count()).toBe(0);
+      expect(await body.getByText("[image: tracker]").getAttribute("href")).toBe("http://127.0.0.1:9/pixel.png");
+      const scriptLink = body.getByText("click me");
+      expect(await scriptLink.getAttribute("href")).not.toMatch(/^javascript:/i);
+      await scriptLink.click();
+      const docs = body.getByText("docs");
+      expect(await docs.getAttribute("rel")).toBe("noopener noreferrer nofollow");
+      expect(await docs.getAttribute("target")).toBe("_blank");
+      expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
+      expect(dialogs).toEqual([]);
+      expect(requests.filter((url) => url.includes("pixel.png") || url.endsWith("/x"))).toEqual([]);
+      await page.screenshot({ path: path.join(repoRoot, "test-results", "markdown.png"), fullPage: true });
+
+      // The Sent tab does not keep the inbox's message open.
+      await page.getByRole("tab", { name: "Sent" }).click();
+      await body.waitFor({ state: "detached", timeout: 30_000 });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("an agent that does not exist gets no compose form; /favicon.ico leads to the app's icon", async () => {
+    const page = await browser.newPage();
+    try {
+      const mcp = await connectMcp(app.url);
+      const project = await callOk<ProjectResult>(mcp, "ensure_project", { human_key: uniqueProjectPath("nobody") });
+      await mcp.close();
+      await page.goto(`${app.url}/mail/${project.slug}/NoSuchAgent`);
+      await page.getByRole("alert").filter({ hasText: "not found" }).waitFor({ timeout: 30_000 });
+      expect(await page.getByRole("button", { name: "Send" }).count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+    const favicon = await fetch(`${app.url}/favicon.ico`, { redirect: "manual" });
+    expect(favicon.status).toBe(308);
+    expect(favicon.headers.get("location")).toBe("/icon.svg");
+    const icon = await fetch(`${app.url}/icon.svg`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get("content-type")).toContain("image/svg+xml");
+  });
+});
