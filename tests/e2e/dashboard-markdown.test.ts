@@ -110,6 +110,47 @@ describe("message bodies", () => {
     }
   });
 
+  it("a message opens its whole thread in order, each body rendered; rows open with the keyboard", async () => {
+    const mcp = await connectMcp(app.url);
+    const project = await callOk<ProjectResult>(mcp, "ensure_project", { human_key: uniqueProjectPath("thread") });
+    const register = (name: string) => callOk<AgentResult>(mcp, "register_agent", { project_key: project.slug, program: "codex", model: "gpt", name });
+    const [green, blue] = [await register("green-three"), await register("blue-four")];
+    for (const agent of [green, blue]) {
+      await callOk(mcp, "set_contact_policy", { project_key: project.slug, agent_name: agent.name, registration_token: agent.registration_token, policy: "open" });
+    }
+    const sent = await callOk<{ deliveries: { payload: { id: number } }[] }>(mcp, "send_message", {
+      project_key: project.slug, sender_name: green.name, sender_token: green.registration_token, to: [blue.name], subject: "Schema", body_md: "Shall I add **an index**?",
+    });
+    const answer = await callOk<{ deliveries: { payload: { id: number } }[] }>(mcp, "reply_message", {
+      project_key: project.slug, message_id: sent.deliveries[0]!.payload.id, sender_name: blue.name, sender_token: blue.registration_token, body_md: "Yes: `CREATE INDEX`.",
+    });
+    await callOk(mcp, "reply_message", {
+      project_key: project.slug, message_id: answer.deliveries[0]!.payload.id, sender_name: green.name, sender_token: green.registration_token, body_md: "Done, see the migration.",
+    });
+    await mcp.close();
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    try {
+      await page.goto(`${app.url}/mail/${project.slug}/${blue.name}`);
+      const rows = page.getByTestId("mail-row");
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="mail-row"]').length === 2, undefined, { timeout: 30_000 });
+      // Newest first: the last reply. Opened from the keyboard.
+      await rows.first().focus();
+      await page.keyboard.press("Enter");
+      await expect(page.getByTestId("message-body").innerText({ timeout: 30_000 })).resolves.toBe("Done, see the migration.");
+      await page.getByRole("button", { name: /^Thread / }).click();
+      const items = page.getByTestId("thread-message");
+      await items.nth(2).waitFor({ timeout: 30_000 });
+      const texts = await items.allInnerTexts();
+      expect(texts.map((text) => text.split("\n").at(-1))).toEqual(["Shall I add an index?", "Yes: CREATE INDEX.", "Done, see the migration."]);
+      expect(await items.nth(0).locator("strong").innerText()).toBe("an index");
+      expect(await items.nth(1).locator("code").innerText()).toBe("CREATE INDEX");
+      await page.screenshot({ path: path.join(repoRoot, "test-results", "thread.png"), fullPage: true });
+    } finally {
+      await page.close();
+    }
+  });
+
   it("an agent that does not exist gets no compose form; /favicon.ico leads to the app's icon", async () => {
     const page = await browser.newPage();
     try {

@@ -19,8 +19,30 @@ function importanceVariant(importance: string) {
   return importance === "urgent" || importance === "high" ? "destructive" : "secondary";
 }
 
+/** The whole conversation a message belongs to, oldest first, each body rendered. */
+function ThreadView({ project, threadId, current }: { project: string; threadId: string; current: number }) {
+  const trpc = useTRPC();
+  const thread = useQuery(trpc.messages.thread.queryOptions({ project_key: project, thread_id: threadId }));
+  if (thread.isPending) return <p className="text-sm text-muted-foreground">Loading thread…</p>;
+  if (thread.isError) return <p className="text-sm text-destructive">{thread.error.message}</p>;
+  return (
+    <ol className="grid gap-4" data-testid="thread-view" aria-label={`Thread ${threadId}`}>
+      {thread.data.messages.map((message) => (
+        <li key={message.id} data-testid="thread-message" className={cn("rounded-md border p-3", message.id === current && "border-primary")}>
+          <p className="mb-2 text-xs text-muted-foreground">
+            <span className="font-medium text-foreground">{message.from}</span> → {message.to.join(", ")} · {new Date(message.created_ts).toLocaleString()}
+            {message.subject ? ` · ${message.subject}` : ""}
+          </p>
+          <MarkdownBody text={message.body_md ?? ""} />
+        </li>
+      ))}
+    </ol>
+  );
+}
+
 function MessageDetail({ project, messageId }: { project: string; messageId: number }) {
   const trpc = useTRPC();
+  const [showThread, setShowThread] = useState(false);
   const message = useQuery(trpc.messages.get.queryOptions({ project_key: project, message_id: messageId }));
   if (message.isPending) return <p className="text-sm text-muted-foreground">Loading message…</p>;
   if (message.isError) return <p className="text-sm text-destructive">{message.error.message}</p>;
@@ -32,12 +54,23 @@ function MessageDetail({ project, messageId }: { project: string; messageId: num
         <CardDescription>
           {m.from} → {[...m.to, ...m.cc.map((name) => `cc ${name}`), ...m.bcc.map((name) => `bcc ${name}`)].join(", ")} ·{" "}
           {new Date(m.created_ts).toLocaleString()}
-          {m.thread_id ? ` · thread ${m.thread_id}` : ""}
+          {m.thread_id ? (
+            <>
+              {" · "}
+              <Button variant="ghost" size="sm" aria-expanded={showThread} onClick={() => setShowThread(!showThread)}>
+                {showThread ? "Hide thread" : `Thread ${m.thread_id}`}
+              </Button>
+            </>
+          ) : null}
         </CardDescription>
       </CardHeader>
       <CardContent>
-        {/* Rendered Markdown; raw HTML in it is shown as text, never run (bodies are written by agents). */}
-        <MarkdownBody text={m.body_md ?? ""} data-testid="message-body" />
+        {showThread && m.thread_id ? (
+          <ThreadView project={project} threadId={m.thread_id} current={m.id} />
+        ) : (
+          /* Rendered Markdown; raw HTML in it is shown as text, never run (bodies are written by agents). */
+          <MarkdownBody text={m.body_md ?? ""} data-testid="message-body" />
+        )}
       </CardContent>
     </Card>
   );
@@ -151,8 +184,16 @@ export function AgentMailbox({ project, agent }: { project: string; agent: strin
                       <TableRow
                         key={message.id}
                         data-testid="mail-row"
-                        className={cn("cursor-pointer", selected === message.id && "bg-muted")}
+                        className={cn("cursor-pointer focus-visible:outline-2 focus-visible:outline-primary", selected === message.id && "bg-muted")}
+                        tabIndex={0}
+                        aria-selected={selected === message.id}
                         onClick={() => setSelected(message.id)}
+                        onKeyDown={(event) => {
+                          if (event.key === "Enter" || event.key === " ") {
+                            event.preventDefault();
+                            setSelected(message.id);
+                          }
+                        }}
                       >
                         <TableCell className={cn(unread && "font-semibold")}>
                           {"to" in message ? message.to.join(", ") : message.from}
