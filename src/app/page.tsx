@@ -10,6 +10,9 @@ export default function HomePage() {
           <p className="text-sm text-muted-foreground">Projects and the agents working in them.</p>
         </div>
         <div className="flex items-center gap-4">
+          <a className="text-sm text-primary underline-offset-4 hover:underline" href="/search">
+            search
+          </a>
           <a className="text-sm text-primary underline-offset-4 hover:underline" href="/admin">
             admin
           </a>

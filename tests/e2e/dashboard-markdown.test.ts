@@ -24,6 +24,17 @@ afterAll(async () => {
   await app?.stop();
 });
 
+/** The L of a computed oklch() or lab() colour, 0–1 (Chromium reports Tailwind 4's colours so). */
+function lightness(color: string): number {
+  const oklch = /^oklch\(([\d.]+)/.exec(color);
+  if (oklch) return Number(oklch[1]);
+  const lab = /^lab\(([\d.]+)/.exec(color);
+  if (lab) return Number(lab[1]) / 100;
+  const rgb = /^rgba?\((\d+), (\d+), (\d+)/.exec(color);
+  if (rgb) return (Number(rgb[1]) + Number(rgb[2]) + Number(rgb[3])) / 765;
+  throw new Error(`unreadable colour ${color}`);
+}
+
 const BODY = [
   "## Plan",
   "",
@@ -146,8 +157,53 @@ describe("message bodies", () => {
       expect(await items.nth(0).locator("strong").innerText()).toBe("an index");
       expect(await items.nth(1).locator("code").innerText()).toBe("CREATE INDEX");
       await page.screenshot({ path: path.join(repoRoot, "test-results", "thread.png"), fullPage: true });
+
+      // Search finds the first message; its result opens the message in its thread, and the URL
+      // keeps that state across a reload.
+      await page.goto(`${app.url}/search?${new URLSearchParams({ project: project.slug, q: "index" })}`);
+      const hit = page.getByTestId("search-hit").filter({ hasText: "Schema" }).first();
+      await hit.waitFor({ timeout: 30_000 });
+      expect(await hit.locator("mark").first().innerText()).toMatch(/^index$/i);
+      await hit.getByRole("link").click();
+      await page.waitForURL(/\/mail\/.+\?tab=sent&message=\d+/);
+      await page.getByTestId("thread-message").nth(2).waitFor({ timeout: 30_000 });
+      await page.reload();
+      await page.getByTestId("thread-message").nth(2).waitFor({ timeout: 30_000 });
+      expect(await page.getByRole("tab", { name: "Sent" }).getAttribute("aria-selected")).toBe("true");
     } finally {
       await page.close();
+    }
+  });
+
+  it("search snippets render only the engine's marks as elements, never an agent's HTML; dark mode follows the system", async () => {
+    const mcp = await connectMcp(app.url);
+    const project = await callOk<ProjectResult>(mcp, "ensure_project", { human_key: uniqueProjectPath("snippet") });
+    const register = (name: string) => callOk<AgentResult>(mcp, "register_agent", { project_key: project.slug, program: "codex", model: "gpt", name });
+    const [green, blue] = [await register("green-five"), await register("blue-six")];
+    await callOk(mcp, "set_contact_policy", { project_key: project.slug, agent_name: blue.name, registration_token: blue.registration_token, policy: "open" });
+    await callOk(mcp, "send_message", {
+      project_key: project.slug, sender_name: green.name, sender_token: green.registration_token, to: [blue.name], subject: "Payload",
+      body_md: 'zebra <img src="x" onerror="window.__pwned = 4"> zebra <b>bold</b>',
+    });
+    await mcp.close();
+    const context = await browser.newContext({ colorScheme: "dark", viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    try {
+      await page.goto(`${app.url}/search?${new URLSearchParams({ project: project.slug, q: "zebra" })}`);
+      const snippet = page.getByTestId("snippet").first();
+      await snippet.waitFor({ timeout: 30_000 });
+      // Postgres drops tag-like tokens from headlines; whatever remains is text, never elements.
+      expect(await snippet.innerText()).toContain("zebra");
+      expect(await snippet.locator("img, b").count()).toBe(0);
+      expect(await snippet.locator("mark").count()).toBeGreaterThan(0);
+      expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
+      // Dark mode: a dark page with light text.
+      const [background, text] = await page.evaluate(() => [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]);
+      expect(lightness(background)).toBeLessThan(0.3);
+      expect(lightness(text)).toBeGreaterThan(0.8);
+      await page.screenshot({ path: path.join(repoRoot, "test-results", "search-dark.png"), fullPage: true });
+    } finally {
+      await context.close();
     }
   });
 

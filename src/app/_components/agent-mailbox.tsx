@@ -1,7 +1,7 @@
 "use client";
 
 import { useState } from "react";
-import Link from "next/link";
+import { useRouter, useSearchParams } from "next/navigation";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -9,6 +9,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Input, Textarea } from "@/components/ui/input";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { MarkdownBody } from "@/components/markdown";
+import { PageHeader } from "@/components/page-header";
 import { cn } from "@/lib/utils";
 import { useTRPC } from "./trpc-provider";
 import { useLiveMail } from "./use-live-mail";
@@ -40,9 +41,9 @@ function ThreadView({ project, threadId, current }: { project: string; threadId:
   );
 }
 
-function MessageDetail({ project, messageId }: { project: string; messageId: number }) {
+function MessageDetail({ project, messageId, openThread }: { project: string; messageId: number; openThread: boolean }) {
   const trpc = useTRPC();
-  const [showThread, setShowThread] = useState(false);
+  const [showThread, setShowThread] = useState(openThread);
   const message = useQuery(trpc.messages.get.queryOptions({ project_key: project, message_id: messageId }));
   if (message.isPending) return <p className="text-sm text-muted-foreground">Loading message…</p>;
   if (message.isError) return <p className="text-sm text-destructive">{message.error.message}</p>;
@@ -119,8 +120,20 @@ function Compose({ project, agent }: { project: string; agent: string }) {
 
 export function AgentMailbox({ project, agent }: { project: string; agent: string }) {
   const trpc = useTRPC();
-  const [tab, setTab] = useState<Tab>("inbox");
-  const [selected, setSelected] = useState<number | null>(null);
+  const router = useRouter();
+  const params = useSearchParams();
+  // The tab and the open message live in the URL, so a link or a reload comes back to them.
+  const tab: Tab = params.get("tab") === "sent" ? "outbox" : "inbox";
+  const selectedParam = Number(params.get("message"));
+  const selected = Number.isSafeInteger(selectedParam) && selectedParam > 0 ? selectedParam : null;
+  const show = (next: { tab?: Tab; message?: number | null }) => {
+    const query = new URLSearchParams();
+    if ((next.tab ?? tab) === "outbox") query.set("tab", "sent");
+    const message = next.message === undefined ? selected : next.message;
+    if (message !== null) query.set("message", String(message));
+    router.replace(`?${query}`, { scroll: false });
+  };
+  const setSelected = (message: number | null) => show({ message });
   useLiveMail(project);
   const input = { project_key: project, agent_name: agent, limit: 50 };
   const inbox = useQuery({ ...trpc.messages.inbox.queryOptions(input), enabled: tab === "inbox" });
@@ -130,15 +143,9 @@ export function AgentMailbox({ project, agent }: { project: string; agent: strin
 
   return (
     <div className="grid gap-6">
-      <header>
-        <Link href="/" className="text-sm text-primary underline-offset-4 hover:underline">
-          ← Projects
-        </Link>
-        <h1 className="mt-2 text-2xl font-bold tracking-tight" data-testid="mailbox-title">
-          {agent}
-        </h1>
+      <PageHeader title={agent} data-testid="mailbox-title">
         <p className="text-sm text-muted-foreground">Project {project}</p>
-      </header>
+      </PageHeader>
       <div className="flex gap-2" role="tablist">
         {(["inbox", "outbox"] as const).map((name) => (
           <Button
@@ -149,8 +156,7 @@ export function AgentMailbox({ project, agent }: { project: string; agent: strin
             size="sm"
             onClick={() => {
               // The open message belongs to the list it was opened from.
-              if (tab !== name) setSelected(null);
-              setTab(name);
+              if (tab !== name) show({ tab: name, message: null });
             }}
           >
             {name === "inbox" ? "Inbox" : "Sent"}
@@ -213,7 +219,7 @@ export function AgentMailbox({ project, agent }: { project: string; agent: strin
           </CardContent>
         </Card>
         <div className="grid content-start gap-6">
-          {selected !== null ? <MessageDetail project={project} messageId={selected} /> : null}
+          {selected !== null ? <MessageDetail key={selected} project={project} messageId={selected} openThread={params.get("thread") === "1"} /> : null}
           {/* No compose form for an agent that does not exist: there is nobody to write to. */}
           {agentMissing ? null : <Compose project={project} agent={agent} />}
         </div>
