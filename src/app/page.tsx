@@ -1,4 +1,5 @@
 import { ProjectsOverview } from "./_components/projects-overview";
+import { OverseerBadge } from "./_components/overseer-badge";
 import { SessionMenu } from "./_components/session-menu";
 
 export default function HomePage() {
@@ -10,6 +11,7 @@ export default function HomePage() {
           <p className="text-sm text-muted-foreground">Projects and the agents working in them.</p>
         </div>
         <div className="flex items-center gap-4">
+          <OverseerBadge />
           <a className="text-sm text-primary underline-offset-4 hover:underline" href="/search">
             search
           </a>

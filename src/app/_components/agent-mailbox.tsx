@@ -11,10 +11,12 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@
 import { MarkdownBody } from "@/components/markdown";
 import { PageHeader } from "@/components/page-header";
 import { cn } from "@/lib/utils";
+import { OVERSEER_NAME } from "@/lib/overseer";
 import { useTRPC } from "./trpc-provider";
 import { useLiveMail } from "./use-live-mail";
 
 type Tab = "inbox" | "outbox";
+
 
 function importanceVariant(importance: string) {
   return importance === "urgent" || importance === "high" ? "destructive" : "secondary";
@@ -44,6 +46,7 @@ function ThreadView({ project, threadId, current }: { project: string; threadId:
 function MessageDetail({ project, messageId, openThread }: { project: string; messageId: number; openThread: boolean }) {
   const trpc = useTRPC();
   const [showThread, setShowThread] = useState(openThread);
+  const [replying, setReplying] = useState(false);
   const message = useQuery(trpc.messages.get.queryOptions({ project_key: project, message_id: messageId }));
   if (message.isPending) return <p className="text-sm text-muted-foreground">Loading message…</p>;
   if (message.isError) return <p className="text-sm text-destructive">{message.error.message}</p>;
@@ -72,14 +75,32 @@ function MessageDetail({ project, messageId, openThread }: { project: string; me
           /* Rendered Markdown; raw HTML in it is shown as text, never run (bodies are written by agents). */
           <MarkdownBody text={m.body_md ?? ""} data-testid="message-body" />
         )}
+        {m.from !== OVERSEER_NAME && !replying ? (
+          <Button className="mt-4" size="sm" variant="outline" onClick={() => setReplying(true)}>
+            Reply as {OVERSEER_NAME}
+          </Button>
+        ) : null}
+        {replying ? (
+          <div className="mt-4">
+            <Compose project={project} agent={m.from} threadId={m.thread_id ?? String(m.id)} initialSubject={m.subject.startsWith("Re:") ? m.subject : `Re: ${m.subject}`} />
+          </div>
+        ) : null}
       </CardContent>
     </Card>
   );
 }
 
-function Compose({ project, agent }: { project: string; agent: string }) {
+interface ComposeProps {
+  project: string;
+  agent: string;
+  /** A reply: the thread it continues, and its subject. */
+  threadId?: string;
+  initialSubject?: string;
+}
+
+function Compose({ project, agent, threadId, initialSubject = "" }: ComposeProps) {
   const trpc = useTRPC();
-  const [subject, setSubject] = useState("");
+  const [subject, setSubject] = useState(initialSubject);
   const [body, setBody] = useState("");
   const send = useMutation(
     trpc.messages.overseerSend.mutationOptions({
@@ -92,7 +113,7 @@ function Compose({ project, agent }: { project: string; agent: string }) {
   return (
     <Card>
       <CardHeader>
-        <CardTitle>Write to {agent}</CardTitle>
+        <CardTitle>{threadId ? `Reply to ${agent}` : `Write to ${agent}`}</CardTitle>
         <CardDescription>Sent as HumanOverseer with high importance.</CardDescription>
       </CardHeader>
       <CardContent>
@@ -100,7 +121,7 @@ function Compose({ project, agent }: { project: string; agent: string }) {
           className="grid gap-3"
           onSubmit={(event) => {
             event.preventDefault();
-            send.mutate({ project_key: project, recipients: [agent], subject, body_md: body });
+            send.mutate({ project_key: project, recipients: [agent], subject, body_md: body, thread_id: threadId });
           }}
         >
           <Input aria-label="Subject" placeholder="Subject" value={subject} onChange={(e) => setSubject(e.target.value)} required maxLength={200} />
@@ -220,8 +241,8 @@ export function AgentMailbox({ project, agent }: { project: string; agent: strin
         </Card>
         <div className="grid content-start gap-6">
           {selected !== null ? <MessageDetail key={selected} project={project} messageId={selected} openThread={params.get("thread") === "1"} /> : null}
-          {/* No compose form for an agent that does not exist: there is nobody to write to. */}
-          {agentMissing ? null : <Compose project={project} agent={agent} />}
+          {/* No compose form for an agent that does not exist, nor to the overseer itself (replies are per message). */}
+          {agentMissing || agent === OVERSEER_NAME ? null : <Compose project={project} agent={agent} />}
         </div>
       </div>
     </div>

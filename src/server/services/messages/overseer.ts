@@ -4,8 +4,9 @@ import { overseerSendInput } from "@/server/schemas/messages";
 import { deliver } from "./deliver";
 import { routeRecipients } from "./routing";
 import { normalizeThreadId } from "./validation";
+import { OVERSEER_NAME } from "@/lib/overseer";
 
-export const OVERSEER_NAME = "HumanOverseer";
+export { OVERSEER_NAME } from "@/lib/overseer";
 const PREAMBLE = "---\n\n🚨 MESSAGE FROM HUMAN OVERSEER 🚨\n\nThis message is from a human operator overseeing this project. Please prioritize it.\n\n---\n\n";
 
 /**
