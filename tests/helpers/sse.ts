@@ -80,12 +80,12 @@ export interface EventStream {
   close(): void;
 }
 
-/** GET /api/events with the given query; check `response.status` before reading `events`. */
-export async function openEventStream(baseUrl: string, params: Record<string, string>): Promise<EventStream> {
+/** GET /api/events with the given query (and extra request headers); check `response.status` before reading `events`. */
+export async function openEventStream(baseUrl: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<EventStream> {
   const controller = new AbortController();
   const url = new URL("/api/events", baseUrl);
   for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
-  const response = await fetch(url, { headers: { accept: "text/event-stream" }, signal: controller.signal });
+  const response = await fetch(url, { headers: { ...headers, accept: "text/event-stream" }, signal: controller.signal });
   let events: SseReader | undefined;
   return {
     response,

@@ -62,6 +62,7 @@ interface SendResult {
   idempotent_replay?: true;
 }
 
+const INT32_MAX = 2_147_483_647;
 const BINARY = Buffer.from(Array.from({ length: 256 }, (_, index) => index));
 const TEXT = Buffer.from("Grüße, 世界! — naïve café ✓\n", "utf8");
 const EMPTY = Buffer.alloc(0);
@@ -247,13 +248,18 @@ describe("content attachments round trip", () => {
     expect(otherFile.status).toBe(404);
   });
 
-  it("refuses a wrong token and a missing agent before looking at the message", async () => {
+  it("refuses a wrong token before looking at the message; without an agent it is the overseer's download", async () => {
     const view = sent.deliveries[0]!.payload.attachments[0]!;
     await expect(readResource(view.uri, "BlueDog", project.slug, agents.PinkFox!.token)).rejects.toThrow(/AUTHENTICATION_REQUIRED: Invalid agent_token/);
     expect((await download(view, "BlueDog", project.slug, "wrong-token")).status).toBe(401);
-    const anonymous = await fetch(new URL(`${view.uri.replace("resource://attachment/", "/api/attachments/")}?project=${project.slug}`, server.url));
-    expect(anonymous.status).toBe(401);
-    expect(await anonymous.text()).not.toContain(b64(BINARY).slice(0, 16));
+    const noAgent = (message: number | string) => fetch(new URL(`/api/attachments/${message}/${view.sha256}?project=${project.slug}`, server.url));
+    // Without an agent it is the overseer's download: the local operator is admin here (the
+    // roles are checked in dashboard-console.test.ts). It still needs a message of the project
+    // that carries the file.
+    const operator = await noAgent(sent.deliveries[0]!.payload.id);
+    expect(operator.status).toBe(200);
+    expect(Buffer.from(await operator.arrayBuffer()).equals(BINARY)).toBe(true);
+    expect((await noAgent(INT32_MAX)).status).toBe(404);
   });
 
   it("does not let a file on one message be read through another message that does not carry it", async () => {

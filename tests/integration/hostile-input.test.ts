@@ -325,10 +325,10 @@ describe("the event stream", () => {
     }
   });
 
-  it("names a missing project", async () => {
-    const response = await fetch(new URL("/api/events", server.url));
+  it("names the missing project of an agent's stream", async () => {
+    const response = await fetch(new URL("/api/events?agent=BlueDog", server.url));
     expect(response.status).toBe(400);
-    expect(((await response.json()) as { error: { message: string } }).error.message).toContain("project: is required");
+    expect(((await response.json()) as { error: { message: string } }).error.message).toBe("project is required with agent: an agent's stream is of its project.");
   });
 });
 

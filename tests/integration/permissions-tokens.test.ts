@@ -3,7 +3,9 @@ import type { CallToolResult, TextResourceContents } from "@modelcontextprotocol
 import { decodeJwt, SignJWT, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AnyOperation, Permission } from "@/server/operations/define";
+import { invoke } from "@/server/operations/invoke";
 import { permissionTable, registered } from "@/server/operations/registry";
+import { sendMessage } from "@/server/services/messages/send";
 import { waitFor } from "../e2e/support/archive-git";
 import { BearerMcpClient } from "../helpers/bearer-mcp";
 import { openTestDatabase } from "../helpers/database";
@@ -72,6 +74,7 @@ const OUT_OF_SCOPE: Record<string, "allowed" | "FORBIDDEN" | "NOT_FOUND"> = {
   fetch_inbox_product: "NOT_FOUND",
   summarize_thread_product: "NOT_FOUND",
   "resource://product": "allowed", // filtered: the product without its (out-of-scope) projects
+  dashboard_mail: "allowed", // the unified list (no project_key), filtered: only OUTSIDE's mail
   macro_start_session: "FORBIDDEN", // ensure_project inside
   "resource://tooling/directory": "allowed",
   "resource://tooling/schemas": "allowed",
@@ -261,7 +264,16 @@ beforeAll(async () => {
   db = await openTestDatabase();
   server = await startTestServer(db, { archive: matrixArchive(), auth: { mode: "tokens", secret: MATRIX_JWT_SECRET, issuer: ISSUER, audience: AUDIENCE } });
   samples = await operationSamples(db, PROJECT);
-  await projectWithAgents(db, OUTSIDE, ["RedFox"]);
+  const outside = await projectWithAgents(db, OUTSIDE, ["RedFox"]);
+  // Mail in OUTSIDE, which the unified mail list (dashboard_mail) must show out of scope only.
+  await invoke(sendMessage, outside.ctx, {
+    project_key: OUTSIDE,
+    sender_name: "RedFox",
+    sender_token: outside.agents.RedFox!.token,
+    to: ["RedFox"],
+    subject: "outside note",
+    body_md: "for the outside project only",
+  });
   bootstrap = await mint({ sub: "matrix-bootstrap", roles: ["admin"] });
   mcp = await BearerMcpClient.connect(server.url, bootstrap);
 
@@ -485,6 +497,12 @@ const LISTING_CHECKS: Record<string, (result: unknown, scope: Scope) => void | P
   "resource://product": (result, scope) => {
     const keys = (result as { projects: { human_key: string }[] }).projects.map((project) => project.human_key);
     expect(keys).toEqual(scope === "out" ? [] : [PROJECT]);
+  },
+  dashboard_mail: async (result, scope) => {
+    const shown = [...new Set((result as { messages: { project: string }[] }).messages.map((message) => message.project))].sort();
+    const [main, outside] = await Promise.all([PROJECT, OUTSIDE].map((humanKey) => db.prisma.project.findUniqueOrThrow({ where: { humanKey } })));
+    if (scope === "out") expect(shown).toEqual([outside!.slug]);
+    else expect(shown).toContain(main!.slug);
   },
   "resource://tooling/metrics": async (result, scope) => {
     if (scope === "in") return;

@@ -170,6 +170,10 @@ describe("the permission table", () => {
       [
         "dashboard_inbox",
         "dashboard_message",
+        "dashboard_project",
+        "dashboard_mail",
+        "dashboard_receipts",
+        "dashboard_force_release",
         "dashboard_outbox",
         "dashboard_search",
         "dashboard_thread",
@@ -229,6 +233,17 @@ describe.each(ROLE_NAMES)("as %s", (role) => {
     });
     controller.abort();
     expect(response.status).toBe(role === "admin" ? 200 : 403);
+  });
+
+  it(`the every-project event stream (no project) is ${role === "admin" ? "open" : "FORBIDDEN"}`, async () => {
+    const controller = new AbortController();
+    const response = await fetch(new URL("/api/events", server.url), { headers: { [ROLE_HEADER]: role }, signal: controller.signal });
+    const type = response.headers.get("content-type");
+    const body = role === "admin" ? undefined : ((await response.json()) as { error: { type: string } });
+    controller.abort();
+    expect({ status: response.status, type, code: body?.error.type }).toEqual(
+      role === "admin" ? { status: 200, type: "text/event-stream", code: undefined } : { status: 403, type: "application/json", code: "FORBIDDEN" },
+    );
   });
 });
 

@@ -254,7 +254,10 @@ export interface SearchQuery {
   query: string;
   limit: number;
   senderId?: number;
+  /** Only messages this agent received (to, cc or bcc). */
+  recipientId?: number;
   threadId?: string;
+  topic?: string;
   importance?: string[];
   since?: Date | null;
   until?: Date | null;
@@ -278,6 +281,10 @@ export async function searchMessages(db: Db, query: SearchQuery): Promise<Search
     const seed = /^\d+$/.test(query.threadId) ? Number(query.threadId) : null;
     filters.push(seed === null ? P.sql`m.thread_id = ${query.threadId}` : P.sql`(m.thread_id = ${query.threadId} OR m.id = ${seed})`);
   }
+  if (query.recipientId !== undefined) {
+    filters.push(P.sql`EXISTS (SELECT 1 FROM message_recipients rr WHERE rr.message_id = m.id AND rr.agent_id = ${query.recipientId})`);
+  }
+  if (query.topic) filters.push(P.sql`lower(m.topic) = lower(${query.topic})`);
   if (query.importance?.length) filters.push(P.sql`m.importance = ANY(${query.importance}::text[])`);
   if (query.since) filters.push(createdAfter(query.since));
   if (query.until) filters.push(createdAtOrBefore(query.until));
@@ -325,4 +332,33 @@ export async function searchMessages(db: Db, query: SearchQuery): Promise<Search
     CROSS JOIN q
     WHERE numnode(q.tsq) > 0
     ORDER BY hits.rank DESC, m.id DESC`;
+}
+
+export interface OperatorMailQuery {
+  /** null: every project. */
+  projectIds: number[] | null;
+  limit: number;
+  beforeId?: number | null;
+}
+
+export interface OperatorMailRow extends MessageRow {
+  project_slug: string;
+}
+
+/**
+ * The operator's mail across projects, newest first: a backward walk of the primary key, so a
+ * page costs the same at a thousand messages as at a million.
+ */
+export async function operatorMail(db: Db, query: OperatorMailQuery): Promise<OperatorMailRow[]> {
+  const conditions: P.Sql[] = [];
+  if (query.projectIds) conditions.push(P.sql`m.project_id = ANY(${query.projectIds}::int[])`);
+  if (query.beforeId) conditions.push(P.sql`m.id < ${query.beforeId}`);
+  return db.$queryRaw<OperatorMailRow[]>`
+    SELECT ${messageColumns(false)}, NULL AS kind, NULL AS read_ts, NULL AS ack_ts, p.slug AS project_slug
+    FROM messages m
+    ${SENDER_JOIN}
+    JOIN projects p ON p.id = m.project_id
+    ${conditions.length ? P.sql`WHERE ${P.join(conditions, " AND ")}` : P.empty}
+    ORDER BY m.id DESC
+    LIMIT ${query.limit}`;
 }

@@ -1,6 +1,6 @@
 import { AppError, quote, toAppError } from "@/server/errors";
 import { invoke } from "@/server/operations/invoke";
-import { attachmentDownload, attachmentHeaders } from "@/server/services/attachments/serve";
+import { attachmentDownload, attachmentHeaders, operatorAttachmentDownload } from "@/server/services/attachments/serve";
 import type { ServiceContext } from "@/server/services/context";
 
 // GET /api/attachments/{message_id}/{sha256}?project=…&agent=…&agent_token=…: an attachment's raw
@@ -51,7 +51,9 @@ export async function serveAttachment(
     const input = routeInput(url);
     if (!input) return errorResponse(404, "NOT_FOUND", `No route ${quote(url.pathname)}; use /api/attachments/{message_id}/{sha256}.`);
     const ctx = await context(request);
-    const file = await invoke(attachmentDownload, ctx, input);
+    // No agent named and none bound to the credential: the overseer's download (admin only).
+    const operator = input.agent === undefined && input.agent_token === undefined && !ctx.actor.agent;
+    const file = operator ? await invoke(operatorAttachmentDownload, ctx, input) : await invoke(attachmentDownload, ctx, input);
     return new Response(new Uint8Array(file.data), { status: 200, headers: attachmentHeaders(file) });
   } catch (error) {
     const appError = toAppError(error);

@@ -40,7 +40,7 @@ export interface HandlerDeps {
 }
 
 const eventsQuery = z.strictObject({
-  project: projectKey,
+  project: projectKey.optional(),
   agent: agentName.optional(),
   agent_token: optionalToken("The agent's registration_token."),
 });

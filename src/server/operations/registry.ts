@@ -24,6 +24,7 @@ import { waitForMail } from "@/server/services/messages/wait";
 import { attachmentResource } from "@/server/services/attachments/serve";
 import { archiveOperations } from "@/server/services/archive/operations";
 import { buildSlotOperations } from "@/server/services/build-slots/operations";
+import { dashboardOperations } from "@/server/services/dashboard/operations";
 import { contactOperations } from "@/server/services/contacts/operations";
 import { guardOperations } from "@/server/services/guard/operations";
 import { lifecycleOperations } from "@/server/services/lifecycle/operations";
@@ -97,6 +98,8 @@ export const operations = {
     search: operatorSearch,
     overseerSend,
   },
+  /** The overseer's console: project pages, the unified mail list, admin force-release. */
+  dashboard: dashboardOperations,
 } as const;
 
 export type OperationTree = { readonly [key: string]: AnyOperation | OperationTree };

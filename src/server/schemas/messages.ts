@@ -240,6 +240,13 @@ export const dashboardSearchInput = z.strictObject({
   project_key: projectKey,
   query: z.string().max(1000),
   limit: z.number().int().min(1).max(200).default(20),
+  sender: z.string().max(128).nullish().describe("Only messages from this agent."),
+  recipient: z.string().max(128).nullish().describe("Only messages to, cc or bcc this agent."),
+  importance: z.array(z.enum(["low", "normal", "high", "urgent"])).max(4).nullish(),
+  thread_id: threadId,
+  topic: z.string().max(64).nullish(),
+  since_ts: sinceTs,
+  until_ts: z.string().max(64).nullish().describe("ISO-8601; only messages created at or before it."),
 });
 
 // ----- resources: `resource://…/{path field}?query fields`, all given as text -----
@@ -278,6 +285,11 @@ export const attachmentResourceInput = z.strictObject({
   ...viewerResource,
 });
 export type AttachmentResourceInput = z.output<typeof attachmentResourceInput>;
+export const operatorAttachmentInput = z.strictObject({
+  message_id: attachmentResourceInput.shape.message_id,
+  sha256: attachmentResourceInput.shape.sha256,
+  project: projectKey,
+});
 
 // ----- result contracts -----
 

@@ -6,6 +6,7 @@ import { archiveSamples } from "./archive";
 import { attachmentSamples } from "./attachments";
 import { buildSlotSamples } from "./build-slots";
 import { contactSamples } from "./contacts";
+import { dashboardSamples } from "./dashboard";
 import { guardSamples } from "./guard";
 import { lifecycleSamples } from "./lifecycle";
 import { macroSamples } from "./macros";
@@ -59,4 +60,5 @@ export const domainSamples: readonly DomainSamples[] = [
   archiveSamples,
   tokenSamples,
   userSamples,
+  dashboardSamples,
 ];

@@ -1,7 +1,8 @@
 import { AppError } from "@/server/errors";
 import { defineOperation } from "@/server/operations/define";
-import { attachmentContentOutput, attachmentResourceInput, type AttachmentResourceInput } from "@/server/schemas/messages";
-import type { AgentContext } from "../context";
+import { Prisma as P } from "@/generated/prisma/client";
+import { attachmentContentOutput, attachmentResourceInput, operatorAttachmentInput, type AttachmentResourceInput } from "@/server/schemas/messages";
+import type { AgentContext, ProjectContext } from "../context";
 import { attachmentMetas, type AttachmentMeta } from "./meta";
 
 // Reading an attachment back: only the message's sender and its to/cc/bcc recipients may, each
@@ -17,14 +18,17 @@ export interface AttachmentFile {
  * The attachment `sha256` of message `messageId` as `viewer` may read it. Agent ids are global:
  * a message delivered into another project is still its sender's and its recipients'.
  */
-export async function readAttachment(ctx: AgentContext, input: AttachmentResourceInput): Promise<AttachmentFile> {
+export function readAttachment(ctx: AgentContext, input: AttachmentResourceInput): Promise<AttachmentFile> {
   const viewer = ctx.agent.id;
+  return readVisible(ctx, input, P.sql`(m.sender_id = ${viewer} OR EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.agent_id = ${viewer}))`);
+}
+
+async function readVisible(ctx: ProjectContext, input: { message_id: number; sha256: string }, visible: P.Sql): Promise<AttachmentFile> {
   const [row] = await ctx.db.$queryRaw<{ attachments: unknown; data: Uint8Array | null }[]>`
     SELECT m.attachments, b.data
     FROM messages m
     LEFT JOIN attachment_blobs b ON b.sha256 = ${input.sha256}
-    WHERE m.id = ${input.message_id}
-      AND (m.sender_id = ${viewer} OR EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.agent_id = ${viewer}))`;
+    WHERE m.id = ${input.message_id} AND ${visible}`;
   const meta = row ? attachmentMetas(row.attachments).find((item) => item.sha256 === input.sha256) : undefined;
   if (!row || !meta) throw new AppError("NOT_FOUND", `Attachment ${input.sha256} of message ${input.message_id} not found or not visible.`, { field: "sha256" });
   if (!row.data) {
@@ -89,3 +93,19 @@ export function attachmentHeaders(file: AttachmentFile): Record<string, string> 
     "cache-control": "private, no-store",
   };
 }
+
+/**
+ * GET /api/attachments without an agent, for the overseer's console: any attachment of a message
+ * of the project, for the admin role (who reads every agent's mail there anyway).
+ */
+export const operatorAttachmentDownload = defineOperation({
+  name: "GET /api/attachments (operator)",
+  description: "An attachment of any message of the project (admin).",
+  input: operatorAttachmentInput,
+  output: attachmentContentOutput,
+  permission: "admin",
+  kind: "query",
+  scope: "project",
+  fields: { project: "project" },
+  handler: (ctx, input) => readVisible(ctx, input, P.sql`m.project_id = ${ctx.project.id}`),
+});

@@ -72,11 +72,22 @@ export const operatorMessage = defineOperation({
 
 export const operatorSearch = defineOperation({
   name: "dashboard_search",
-  description: "Full-text search of a whole project's mail.",
+  description: "Full-text search of a whole project's mail, with filters (sender, recipient, importance, thread, topic, dates).",
   input: dashboardSearchInput,
   output: searchHitsOutput,
   permission: "admin",
   kind: "query",
   scope: "project",
-  handler: (ctx, input) => searchAs(ctx, ctx.project.id, OPERATOR, { query: input.query, limit: input.limit }),
+  handler: (ctx, input) =>
+    searchAs(ctx, ctx.project.id, OPERATOR, {
+      query: input.query,
+      limit: input.limit,
+      sender: input.sender,
+      recipient: input.recipient,
+      importance: input.importance,
+      threadId: input.thread_id,
+      topic: input.topic,
+      since: input.since_ts,
+      until: input.until_ts,
+    }),
 });

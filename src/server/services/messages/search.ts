@@ -31,6 +31,9 @@ export interface SearchOptions {
   query: string;
   limit: number;
   sender?: string | null;
+  /** Only messages this agent received (the operator's search). */
+  recipient?: string | null;
+  topic?: string | null;
   threadId?: string | null;
   importance?: string[] | null;
   since?: string | null;
@@ -40,19 +43,24 @@ export interface SearchOptions {
 export async function searchAs(ctx: ServiceContext, projectId: number, viewer: Viewer, options: SearchOptions) {
   const query = sanitizeSearchQuery(options.query);
   if (!query) return [];
-  let senderId: number | undefined;
-  if (options.sender?.trim()) {
+  const agentId = async (name: string | null | undefined, field: "sender" | "recipient") => {
+    if (!name?.trim()) return undefined;
     const project = await ctx.db.project.findUniqueOrThrow({ where: { id: projectId } });
-    const sender = await findAgent(ctx.db, project, options.sender);
-    if (!sender) throw new AppError("NOT_FOUND", `Sender '${quote(options.sender.trim())}' not found in project '${project.slug}'.`, { field: "sender" });
-    senderId = sender.id;
-  }
+    const agent = await findAgent(ctx.db, project, name);
+    const label = field === "sender" ? "Sender" : "Recipient";
+    if (!agent) throw new AppError("NOT_FOUND", `${label} '${quote(name.trim())}' not found in project '${project.slug}'.`, { field });
+    return agent.id;
+  };
+  const senderId = await agentId(options.sender, "sender");
+  const recipientId = await agentId(options.recipient, "recipient");
   const rows = await searchSql(ctx.db, {
     projectId,
     viewerId: viewerId(viewer),
     query,
     limit: Math.min(Math.max(options.limit, 1), 200),
     senderId,
+    recipientId,
+    topic: options.topic?.trim() || undefined,
     threadId: normalizeThreadId(options.threadId) ?? undefined,
     importance: options.importance ?? undefined,
     since: parseTimestamp(options.since, "since_ts"),

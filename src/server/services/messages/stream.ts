@@ -1,3 +1,4 @@
+import { canAccessProject } from "@/server/auth/actor";
 import { AppError } from "@/server/errors";
 import { visibleMessages } from "@/server/db/mail-sql";
 import type { MailEvent, ReservationEvent } from "@/server/events/bus";
@@ -8,7 +9,8 @@ import { resolveProject } from "../projects/projects";
 import { operatorViewer, viewerId, type Viewer } from "./viewer";
 
 export interface StreamRequest {
-  project_key: string;
+  /** Omitted: the operator's stream of every project the actor may see (admin). */
+  project_key?: string | null;
   agent_name?: string | null;
   agent_token?: string | null;
 }
@@ -26,6 +28,11 @@ export interface StreamEvent {
 export async function* mailEvents(ctx: ServiceContext, request: StreamRequest, signal: AbortSignal): AsyncGenerator<StreamEvent> {
   const events = ctx.events;
   if (!events) throw new AppError("INTERNAL_ERROR", "The event stream needs the event bus.");
+  if (!request.project_key) {
+    if (request.agent_name?.trim()) throw new AppError("INVALID_ARGUMENT", "project is required with agent: an agent's stream is of its project.", { field: "project" });
+    yield* everyProjectEvents(ctx, signal);
+    return;
+  }
   const project = await resolveProject(ctx, request.project_key, "project");
   const viewer: Viewer = request.agent_name?.trim()
     ? {
@@ -38,23 +45,47 @@ export async function* mailEvents(ctx: ServiceContext, request: StreamRequest, s
     : operatorViewer(ctx);
   const agentId = viewerId(viewer);
 
+  // Agent ids are global: an agent's stream follows its mail into other projects (cross-project
+  // sends and the reads of them); the operator's stream is the project's own traffic.
+  yield* follow(ctx, signal, { project: project.slug, agent: viewer.kind === "agent" ? viewer.agent.name : null }, agentId, (event) =>
+    agentId === null || event.type === "reservation" ? event.projectId === project.id : event.agentIds.includes(agentId) || event.senderId === agentId,
+  );
+}
+
+/**
+ * The overseer's stream of every project it may see (the dashboard's front page and unified
+ * inbox). A scoped actor's projects are read once at the start: a project created later joins on
+ * reconnect.
+ */
+async function* everyProjectEvents(ctx: ServiceContext, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  operatorViewer(ctx);
+  let visible: Set<number> | null = null;
+  if (ctx.actor.projectScopes !== "*") {
+    const projects = await ctx.db.project.findMany({ select: { id: true, slug: true, humanKey: true } });
+    visible = new Set(projects.filter((project) => canAccessProject(ctx.actor, project)).map((project) => project.id));
+  }
+  yield* follow(ctx, signal, { project: null, agent: null }, null, (event) => visible === null || visible.has(event.projectId));
+}
+
+/** Queues the bus's events that concern the viewer and yields them, with each message's headline, until the signal. */
+async function* follow(
+  ctx: ServiceContext,
+  signal: AbortSignal,
+  ready: Record<string, unknown>,
+  agentId: number | null,
+  concerns: (event: MailEvent) => boolean,
+): AsyncGenerator<StreamEvent> {
   const queue: MailEvent[] = [];
   let wake: (() => void) | undefined;
-  const unsubscribe = events.subscribe((event) => {
-    // Agent ids are global: an agent's stream follows its mail into other projects (cross-project
-    // sends and the reads of them); the operator's stream is the project's own traffic.
-    const concernsViewer =
-      agentId === null || event.type === "reservation"
-        ? event.projectId === project.id
-        : event.agentIds.includes(agentId) || event.senderId === agentId;
-    if (!concernsViewer) return;
+  const unsubscribe = ctx.events!.subscribe((event) => {
+    if (!concerns(event)) return;
     queue.push(event);
     wake?.();
   });
   const onAbort = () => wake?.();
   signal.addEventListener("abort", onAbort);
   try {
-    yield { event: "ready", data: { project: project.slug, agent: viewer.kind === "agent" ? viewer.agent.name : null } };
+    yield { event: "ready", data: ready };
     while (!signal.aborted) {
       if (queue.length === 0) {
         await new Promise<void>((resolve) => (wake = resolve));
