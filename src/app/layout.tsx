@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import localFont from "next/font/local";
+import { SiteNav } from "./_components/site-nav";
 import { TrpcProvider } from "./_components/trpc-provider";
 import "./globals.css";
 
@@ -19,7 +20,10 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
   return (
     <html lang="en" className={inter.variable}>
       <body className="min-h-screen font-sans antialiased">
-        <TrpcProvider>{children}</TrpcProvider>
+        <TrpcProvider>
+          <SiteNav />
+          {children}
+        </TrpcProvider>
       </body>
     </html>
   );

@@ -1,30 +1,23 @@
-import { ProjectsOverview } from "./_components/projects-overview";
-import { OverseerBadge } from "./_components/overseer-badge";
-import { SessionMenu } from "./_components/session-menu";
+"use client";
+
+import { ActivityFeed, ProjectsOverview } from "./_components/projects-overview";
+import { useLiveEvents } from "./_components/use-live-events";
 
 export default function HomePage() {
+  // Every project's events: new mail, reads, acks and reservation changes refresh the page.
+  useLiveEvents();
   return (
-    <main className="mx-auto max-w-5xl px-6 py-10">
-      <header className="mb-8 flex items-baseline justify-between">
-        <div>
-          <h1 className="text-2xl font-bold tracking-tight">Mailroom</h1>
-          <p className="text-sm text-muted-foreground">Projects and the agents working in them.</p>
-        </div>
-        <div className="flex items-center gap-4">
-          <OverseerBadge />
-          <a className="text-sm text-primary underline-offset-4 hover:underline" href="/search">
-            search
-          </a>
-          <a className="text-sm text-primary underline-offset-4 hover:underline" href="/admin">
-            admin
-          </a>
-          <a className="text-sm text-primary underline-offset-4 hover:underline" href="/api/health">
-            health
-          </a>
-          <SessionMenu />
-        </div>
+    <main className="mx-auto max-w-7xl px-4 py-8 sm:px-6">
+      <header className="mb-6">
+        <h1 className="text-2xl font-bold tracking-tight">Projects</h1>
+        <p className="text-sm text-muted-foreground">Who is working on what, what waits for them, and what they hold.</p>
       </header>
-      <ProjectsOverview />
+      <div className="grid gap-6 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
+        <ProjectsOverview />
+        <div className="grid content-start gap-6">
+          <ActivityFeed />
+        </div>
+      </div>
     </main>
   );
 }

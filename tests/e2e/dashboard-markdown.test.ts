@@ -165,11 +165,11 @@ describe("message bodies", () => {
       await hit.waitFor({ timeout: 30_000 });
       expect(await hit.locator("mark").first().innerText()).toMatch(/^index$/i);
       await hit.getByRole("link").click();
-      await page.waitForURL(/\/mail\/.+\?tab=sent&message=\d+/);
+      await page.waitForURL(/\/projects\/.+\?tab=mail&message=\d+&thread=1/);
       await page.getByTestId("thread-message").nth(2).waitFor({ timeout: 30_000 });
       await page.reload();
       await page.getByTestId("thread-message").nth(2).waitFor({ timeout: 30_000 });
-      expect(await page.getByRole("tab", { name: "Sent" }).getAttribute("aria-selected")).toBe("true");
+      expect(await page.getByRole("tab", { name: "Mail" }).getAttribute("aria-selected")).toBe("true");
     } finally {
       await page.close();
     }

@@ -78,15 +78,15 @@ describe("dashboard", () => {
         await expect(row.innerText()).resolves.toContain(agent.program);
         await expect(row.innerText()).resolves.toContain(agent.model);
       }
-      await expect(page.getByRole("heading", { name: "Mailroom", exact: true, level: 1 }).isVisible()).resolves.toBe(true);
+      await expect(page.getByRole("heading", { name: "Projects", exact: true, level: 1 }).isVisible()).resolves.toBe(true);
       // (Next's own route announcer is a role=alert outside <main>.)
       await expect(page.locator("main").getByRole("alert").count()).resolves.toBe(0);
       await expect(page.locator("main").innerText()).resolves.not.toContain("Could not load projects");
 
       // Tailwind's stylesheet is loaded and applied (none of these are browser defaults):
-      // max-w-5xl on <main>, rounded-xl + border on the card.
+      // max-w-7xl on <main>, rounded-xl + border on the card.
       const mainMaxWidth = await page.locator("main").evaluate((element) => getComputedStyle(element).maxWidth);
-      expect(mainMaxWidth).toBe("1024px");
+      expect(mainMaxWidth).toBe("1280px");
       const cardStyle = await card.evaluate((element) => {
         const style = getComputedStyle(element);
         return { radius: style.borderTopLeftRadius, border: style.borderTopWidth, borderStyle: style.borderTopStyle };

@@ -11,6 +11,18 @@ import { HighlightedSnippet } from "@/components/highlighted-snippet";
 import { PageHeader } from "@/components/page-header";
 import { useTRPC } from "../_components/trpc-provider";
 
+const IMPORTANCE = ["low", "normal", "high", "urgent"] as const;
+type Importance = (typeof IMPORTANCE)[number];
+const FILTERS = [
+  { name: "sender", label: "From", type: "text" },
+  { name: "recipient", label: "To", type: "text" },
+  { name: "thread", label: "Thread", type: "text" },
+  { name: "topic", label: "Topic", type: "text" },
+  { name: "since", label: "Since", type: "date" },
+  { name: "until", label: "Until", type: "date" },
+] as const;
+type FilterName = (typeof FILTERS)[number]["name"];
+
 /** Full-text search of one project's mail (the search_messages engine); the query lives in the URL. */
 export function MessageSearch() {
   const trpc = useTRPC();
@@ -18,19 +30,41 @@ export function MessageSearch() {
   const params = useSearchParams();
   const project = params.get("project") ?? "";
   const query = params.get("q") ?? "";
+  const filters = Object.fromEntries(FILTERS.map((filter) => [filter.name, params.get(filter.name) ?? ""])) as Record<FilterName, string>;
+  const importance = params.get("importance") ?? "";
   const projects = useQuery(trpc.projects.list.queryOptions());
-  const hits = useQuery({ ...trpc.messages.search.queryOptions({ project_key: project, query, limit: 50 }), enabled: Boolean(project && query.trim()) });
+  const hits = useQuery({
+    ...trpc.messages.search.queryOptions({
+      project_key: project,
+      query,
+      limit: 50,
+      sender: filters.sender || null,
+      recipient: filters.recipient || null,
+      thread_id: filters.thread || null,
+      topic: filters.topic || null,
+      since_ts: filters.since ? new Date(filters.since).toISOString() : null,
+      until_ts: filters.until ? new Date(`${filters.until}T23:59:59.999`).toISOString() : null,
+      importance: IMPORTANCE.includes(importance as Importance) ? [importance as Importance] : null,
+    }),
+    enabled: Boolean(project && query.trim()),
+  });
 
   function submit(event: React.FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    router.replace(`/search?${new URLSearchParams({ project: String(form.get("project")), q: String(form.get("q")) })}`);
+    const next = new URLSearchParams();
+    // Only what was filled in goes to the URL, so a link stays short and a reload repeats the search.
+    for (const key of ["project", "q", "importance", ...FILTERS.map((filter) => filter.name)]) {
+      const value = String(form.get(key) ?? "").trim();
+      if (value) next.set(key, value);
+    }
+    router.replace(`/search?${next}`);
   }
 
   return (
     <div className="grid gap-6">
       <PageHeader title="Search mail" />
-      <form className="flex flex-wrap gap-3" onSubmit={submit} role="search" key={`${project}\u0000${query}`}>
+      <form className="flex flex-wrap gap-3" onSubmit={submit} role="search" key={params.toString()}>
         <label className="sr-only" htmlFor="search-project">
           Project
         </label>
@@ -49,6 +83,26 @@ export function MessageSearch() {
         </label>
         <Input id="search-query" name="q" defaultValue={query} required maxLength={1000} placeholder='words, "a phrase", subject:plan' className="w-auto flex-1" />
         <Button type="submit">Search</Button>
+        <fieldset className="flex w-full flex-wrap gap-3">
+          <legend className="sr-only">Filters</legend>
+          {FILTERS.map((filter) => (
+            <label key={filter.name} className="grid gap-1 text-xs text-muted-foreground">
+              {filter.label}
+              <Input name={filter.name} type={filter.type} defaultValue={filters[filter.name]} maxLength={128} className="h-8 w-40" />
+            </label>
+          ))}
+          <label className="grid gap-1 text-xs text-muted-foreground">
+            Importance
+            <select name="importance" defaultValue={importance} className="h-8 rounded-md border bg-card px-2 text-sm text-foreground">
+              <option value="">any</option>
+              {IMPORTANCE.map((level) => (
+                <option key={level} value={level}>
+                  {level}
+                </option>
+              ))}
+            </select>
+          </label>
+        </fieldset>
       </form>
       {!project || !query.trim() ? (
         <p className="text-sm text-muted-foreground">Choose a project and type what to look for.</p>
@@ -69,7 +123,7 @@ export function MessageSearch() {
                   <div className="flex flex-wrap items-baseline gap-2">
                     <Link
                       className="font-medium text-primary underline-offset-4 hover:underline"
-                      href={`/mail/${encodeURIComponent(project)}/${encodeURIComponent(hit.from)}?tab=sent&message=${hit.id}${hit.thread_id ? "&thread=1" : ""}`}
+                      href={`/projects/${encodeURIComponent(project)}?tab=mail&message=${hit.id}${hit.thread_id ? "&thread=1" : ""}`}
                     >
                       {hit.subject || "(no subject)"}
                     </Link>

@@ -8,7 +8,7 @@ const badgeVariants = cva("inline-flex items-center rounded-md border px-2 py-0.
       default: "border-transparent bg-primary text-primary-foreground",
       secondary: "border-transparent bg-secondary text-secondary-foreground",
       outline: "text-foreground",
-      destructive: "border-transparent bg-destructive text-white",
+      destructive: "border-transparent bg-destructive text-destructive-foreground",
     },
   },
   defaultVariants: { variant: "default" },
