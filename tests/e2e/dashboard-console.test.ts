@@ -254,6 +254,8 @@ describe("the overseer's console", () => {
       await hit.getByRole("link").click();
       await page.waitForURL(/\/projects\/.+\?tab=mail&message=\d+&thread=1/);
       await page.getByTestId("thread-view").waitFor({ timeout: 30_000 });
+      // The thread's heuristic summary: who took part and the task list's progress.
+      expect(await page.getByTestId("thread-summary").innerText()).toContain(`1 message from ${green.name} · 1 of 2 tasks done`);
     } finally {
       await page.close();
     }

@@ -28,18 +28,47 @@ function ThreadView({ project, threadId, current }: { project: string; threadId:
   const thread = useQuery(trpc.messages.thread.queryOptions({ project_key: project, thread_id: threadId }));
   if (thread.isPending) return <p className="text-sm text-muted-foreground">Loading thread…</p>;
   if (thread.isError) return <p className="text-sm text-destructive">{thread.error.message}</p>;
+  const summary = thread.data.summary;
   return (
-    <ol className="grid gap-4" data-testid="thread-view" aria-label={`Thread ${threadId}`}>
-      {thread.data.messages.map((message) => (
-        <li key={message.id} data-testid="thread-message" className={cn("rounded-md border p-3", message.id === current && "border-primary")}>
-          <p className="mb-2 text-xs text-muted-foreground">
-            <span className="font-medium text-foreground">{message.from}</span> → {message.to.join(", ")} · {new Date(message.created_ts).toLocaleString()}
-            {message.subject ? ` · ${message.subject}` : ""}
-          </p>
-          <MarkdownBody text={message.body_md ?? ""} />
-        </li>
-      ))}
-    </ol>
+    <div className="grid gap-4">
+      <section aria-label="Thread summary" data-testid="thread-summary" className="rounded-md border bg-muted p-3 text-sm">
+        <p>
+          {summary.total_messages} message{summary.total_messages === 1 ? "" : "s"} from {summary.participants.join(", ")}
+          {summary.open_actions + summary.done_actions > 0 ? ` · ${summary.done_actions} of ${summary.open_actions + summary.done_actions} tasks done` : ""}
+        </p>
+        {summary.action_items.length > 0 ? (
+          <>
+            <h3 className="mt-2 font-medium">Action items</h3>
+            <ul className="list-disc pl-5" data-testid="thread-actions">
+              {summary.action_items.map((item, index) => (
+                <li key={index}>{item}</li>
+              ))}
+            </ul>
+          </>
+        ) : null}
+        {summary.key_points.length > 0 ? (
+          <>
+            <h3 className="mt-2 font-medium">Key points</h3>
+            <ul className="list-disc pl-5">
+              {summary.key_points.map((item, index) => (
+                <li key={index}>{item}</li>
+              ))}
+            </ul>
+          </>
+        ) : null}
+      </section>
+      <ol className="grid gap-4" data-testid="thread-view" aria-label={`Thread ${threadId}`}>
+        {thread.data.messages.map((message) => (
+          <li key={message.id} data-testid="thread-message" className={cn("rounded-md border p-3", message.id === current && "border-primary")}>
+            <p className="mb-2 text-xs text-muted-foreground">
+              <span className="font-medium text-foreground">{message.from}</span> → {message.to.join(", ")} · {new Date(message.created_ts).toLocaleString()}
+              {message.subject ? ` · ${message.subject}` : ""}
+            </p>
+            <MarkdownBody text={message.body_md ?? ""} />
+          </li>
+        ))}
+      </ol>
+    </div>
   );
 }
 

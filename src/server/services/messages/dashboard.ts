@@ -7,6 +7,8 @@ import { requireAgent } from "../agents/authenticate";
 import { sentMessages } from "./inbox";
 import { searchAs, searchHitsOutput } from "./search";
 import { readMessage, threadMessages } from "./threads";
+import { sources } from "./summaries";
+import { summarize } from "./summary-heuristics";
 import { stateItem } from "./views";
 import type { Viewer } from "./viewer";
 
@@ -47,15 +49,30 @@ export const operatorOutbox = defineOperation({
 
 export const operatorThread = defineOperation({
   name: "dashboard_thread",
-  description: "A whole thread, oldest first, with bodies.",
+  description: "A whole thread, oldest first, with bodies and its heuristic summary.",
   input: dashboardThreadInput,
-  output: z.strictObject({ project: z.string(), thread_id: z.string(), messages: messagesWithRecipientsOutput }),
+  output: z.strictObject({
+    project: z.string(),
+    thread_id: z.string(),
+    messages: messagesWithRecipientsOutput,
+    summary: z.strictObject({
+      participants: z.array(z.string()),
+      key_points: z.array(z.string()),
+      action_items: z.array(z.string()),
+      total_messages: z.number().int(),
+      open_actions: z.number().int(),
+      done_actions: z.number().int(),
+      mentions: z.array(z.strictObject({ name: z.string(), count: z.number().int() })),
+      code_references: z.array(z.string()),
+    }),
+  }),
   permission: "admin",
   kind: "query",
   scope: "project",
   async handler(ctx, input) {
     const { threadId, messages } = await threadMessages(ctx, ctx.project, OPERATOR, input.thread_id, true);
-    return { project: ctx.project.slug, thread_id: threadId, messages };
+    // summarize_thread's heuristic digest (no LLM call on a page load): participants, key points, action items.
+    return { project: ctx.project.slug, thread_id: threadId, messages, summary: summarize(sources(messages)) };
   },
 });
 

@@ -18,7 +18,7 @@ import { summarize, type SummarySource } from "./summary-heuristics";
 import { threadMessages } from "./threads";
 import type { Viewer } from "./viewer";
 
-function sources(messages: { id: number; subject: string; body_md?: string; from: string; created_ts: string }[]): SummarySource[] {
+export function sources(messages: { id: number; subject: string; body_md?: string; from: string; created_ts: string }[]): SummarySource[] {
   return messages.map((message) => ({ ...message, body_md: message.body_md ?? "" }));
 }
 
