@@ -13,7 +13,6 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { LOCAL_OPERATOR } from "../../src/server/auth/actor";
 import { openDatabase, type Database } from "../../src/server/db/client";
 import { invoke } from "../../src/server/operations/invoke";
 import type { ServiceContext } from "../../src/server/services/context";
@@ -34,6 +33,7 @@ import {
   runMain,
   writeJson,
 } from "./common.mjs";
+import { inProcessContext } from "./in-process.mjs";
 import { describeSeed, SEED, seedDatabase, seedOptionsFrom, VOCABULARY, type SeedReport } from "./seed.mjs";
 
 const TAG = "read-latency";
@@ -187,27 +187,7 @@ async function main(): Promise<void> {
   const database = await openDatabase({ url, migrate: false, poolMax: 4 });
   onCleanup("database pool", () => database.close());
   const capture = captureQueries(database);
-  const ctx: ServiceContext = {
-    db: database.prisma,
-    actor: LOCAL_OPERATOR,
-    config: {
-      environment: "bench",
-      auth: { mode: "local" },
-      rateLimits: { reads: 0, writes: 0, search: 0, auth_failures: 0 },
-      nameMode: "coerce",
-      databaseLabel: redact(url),
-      httpHost: "127.0.0.1",
-      httpPort: 0,
-      mcpPath: "/api/mcp",
-      maxBodyBytes: 256 * 1024,
-      maxRecipients: 100,
-      contacts: { enforcementEnabled: true, autoTtlSeconds: 86_400, autoHandshakeOnBlock: true, defaultPolicy: "auto" },
-      reservations: { inactivitySeconds: 1800, activityGraceSeconds: 900, enforcementEnabled: true },
-      jobs: { autoRetire: { enabled: false, intervalSeconds: 3600, thresholdSeconds: 86_400 }, reservationCleanup: { enabled: false, intervalSeconds: 60 } },
-      archive: { enabled: false, dir: "/nonexistent", authorName: "bench", authorEmail: "bench@localhost" },
-      attachments: { maxBytes: 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 },
-    },
-  };
+  const ctx = inProcessContext(database.prisma, url);
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   onCleanup("admin client", () => admin.end());

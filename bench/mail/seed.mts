@@ -402,8 +402,8 @@ export async function seedDatabase(url: string, options: SeedOptions): Promise<S
     const recipientLoad = await timed(`recipient rows${recipientsHaveSearch ? " with their search vectors" : ""} (two connections)`, async () => {
       const copy = (from: number, to: number) =>
         recipientsHaveSearch
-          ? `INSERT INTO message_recipients (message_id, agent_id, kind, read_ts, ack_ts, search)
-             SELECT s.message_id, s.agent_id, s.kind, s.read_ts, s.ack_ts, ${RECIPIENT_SEARCH}
+          ? `INSERT INTO message_recipients (message_id, agent_id, kind, read_ts, ack_ts, ack_required, search)
+             SELECT s.message_id, s.agent_id, s.kind, s.read_ts, s.ack_ts, m.ack_required, ${RECIPIENT_SEARCH}
              FROM ${STAGING} s JOIN messages m ON m.id = s.message_id WHERE s.message_id BETWEEN ${from} AND ${to} ORDER BY s.message_id`
           : `INSERT INTO message_recipients (message_id, agent_id, kind, read_ts, ack_ts)
              SELECT message_id, agent_id, kind, read_ts, ack_ts FROM ${STAGING} WHERE message_id BETWEEN ${from} AND ${to} ORDER BY message_id`;

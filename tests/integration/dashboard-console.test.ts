@@ -94,13 +94,14 @@ describe("dashboard_project", () => {
     // Mail: BlueDog has two unread ack-required messages, one of them older than 60 minutes;
     // RedFox read both of its messages but acknowledged neither (one of them old); GreenLake
     // acknowledged its old one; GoldPeak got one message before it was retired.
+    // The old ones are sent first and backdated: message ids grow with created_ts, as in real use.
     const oldAck = await send(key, A, "GreenLake", ["BlueDog"], { subject: "old ack", ack_required: true });
-    await send(key, A, "GreenLake", ["BlueDog"], { subject: "new ack", ack_required: true });
-    const plain = await send(key, A, "GreenLake", ["RedFox"], { subject: "plain" });
     const readOldAck = await send(key, A, "GreenLake", ["RedFox"], { subject: "read, not acked", ack_required: true });
     const ackedOld = await send(key, A, "BlueDog", ["GreenLake"], { subject: "acked", ack_required: true });
-    await send(key, A, "GreenLake", ["GoldPeak"], { subject: "before retirement" });
     await db.prisma.message.updateMany({ where: { id: { in: [oldAck, readOldAck, ackedOld] } }, data: { createdTs: minutesAgo(120) } });
+    await send(key, A, "GreenLake", ["BlueDog"], { subject: "new ack", ack_required: true });
+    const plain = await send(key, A, "GreenLake", ["RedFox"], { subject: "plain" });
+    await send(key, A, "GreenLake", ["GoldPeak"], { subject: "before retirement" });
     await invoke(markMessageRead, admin, { ...agentCall(key, A, "RedFox"), message_id: plain });
     await invoke(markMessageRead, admin, { ...agentCall(key, A, "RedFox"), message_id: readOldAck });
     await invoke(acknowledgeMessage, admin, { ...agentCall(key, A, "GreenLake"), message_id: ackedOld });
@@ -886,7 +887,7 @@ describe("the operator's attachment download (/api/attachments without agent)", 
     expect(await refusal(inQuery, 400, "INVALID_ARGUMENT")).toMatch(/'agent_token' is not accepted in the query string/);
 
     // A credential bound to the recipient proves it: a reader gets the file, with or without agent.
-    for (const query of [{ project: ONE }, { project: ONE, agent: "BlueDog" }]) {
+    for (const query of [{ project: ONE }, { project: ONE, agent: "BlueDog" }] as Record<string, string>[]) {
       const response = await download(inOne, sha(DATA), query, asRole("reader", { [BOUND_HEADER]: "BlueDog" }));
       expect(response.status).toBe(200);
       expect(Buffer.from(await response.arrayBuffer()).equals(DATA)).toBe(true);

@@ -101,8 +101,8 @@ export async function insertMessages(db: Db, input: NewMessage): Promise<Inserte
              ${input.importance}, ${input.ackRequired}, ${JSON.stringify(input.attachments ?? [])}::jsonb FROM input ORDER BY ord
       RETURNING id, project_id, created_ts, search
     ), rcpt AS (
-      INSERT INTO message_recipients (message_id, agent_id, kind, search)
-      SELECT msg.id, r.agent_id, r.kind, msg.search || ('@a' || r.agent_id::text)::tsvector
+      INSERT INTO message_recipients (message_id, agent_id, kind, ack_required, search)
+      SELECT msg.id, r.agent_id, r.kind, ${input.ackRequired}, msg.search || ('@a' || r.agent_id::text)::tsvector
       FROM unnest(${flat.map((r) => r.projectId)}::int[], ${flat.map((r) => r.agentId)}::int[], ${flat.map((r) => r.kind)}::text[])
         AS r(project_id, agent_id, kind)
       JOIN msg ON msg.project_id = r.project_id
@@ -254,7 +254,7 @@ export interface SearchQuery {
   query: string;
   limit: number;
   senderId?: number;
-  /** Only messages this agent received (to, cc or bcc). */
+  /** Only messages this agent received (to, cc or bcc); the operator's search only. */
   recipientId?: number;
   threadId?: string;
   topic?: string;
@@ -281,20 +281,28 @@ export async function searchMessages(db: Db, query: SearchQuery): Promise<Search
     const seed = /^\d+$/.test(query.threadId) ? Number(query.threadId) : null;
     filters.push(seed === null ? P.sql`m.thread_id = ${query.threadId}` : P.sql`(m.thread_id = ${query.threadId} OR m.id = ${seed})`);
   }
-  if (query.recipientId !== undefined) {
-    filters.push(P.sql`EXISTS (SELECT 1 FROM message_recipients rr WHERE rr.message_id = m.id AND rr.agent_id = ${query.recipientId})`);
-  }
   if (query.topic) filters.push(P.sql`lower(m.topic) = lower(${query.topic})`);
   if (query.importance?.length) filters.push(P.sql`m.importance = ANY(${query.importance}::text[])`);
   if (query.since) filters.push(createdAfter(query.since));
   if (query.until) filters.push(createdAtOrBefore(query.until));
 
   let hits: P.Sql;
-  if (query.viewerId === null) {
+  if (query.viewerId === null && query.recipientId !== undefined) {
+    // The operator's search of one recipient's mail goes through that recipient's lexeme in the
+    // recipient rows' GIN index, like an agent's own search: its cost follows that agent's matches.
+    hits = P.sql`
+      SELECT m.id, ts_rank_cd(r.search, q.tsq) AS rank
+      FROM message_recipients r JOIN messages m ON m.id = r.message_id, q
+      WHERE ${P.join([P.sql`r.search @@ (q.tsq && ('@a' || ${String(query.recipientId)})::tsquery)`, P.sql`m.project_id = ${query.projectId}`, ...filters], " AND ")}
+      ORDER BY rank DESC, m.id DESC
+      LIMIT ${query.limit}`;
+  } else if (query.viewerId === null) {
+    // A sender narrows the GIN query itself (messages.search holds '@s<sender id>').
+    const words = query.senderId === undefined ? P.sql`q.tsq` : P.sql`(q.tsq && ('@s' || ${String(query.senderId)})::tsquery)`;
     hits = P.sql`
       SELECT m.id, ts_rank_cd(m.search, q.tsq) AS rank
       FROM messages m, q
-      WHERE ${P.join([P.sql`m.project_id = ${query.projectId}`, P.sql`m.search @@ q.tsq`, ...filters], " AND ")}
+      WHERE ${P.join([P.sql`m.project_id = ${query.projectId}`, P.sql`m.search @@ ${words}`, ...filters], " AND ")}
       ORDER BY rank DESC, m.id DESC
       LIMIT ${query.limit}`;
   } else {
@@ -361,4 +369,37 @@ export async function operatorMail(db: Db, query: OperatorMailQuery): Promise<Op
     ${conditions.length ? P.sql`WHERE ${P.join(conditions, " AND ")}` : P.empty}
     ORDER BY m.id DESC
     LIMIT ${query.limit}`;
+}
+
+export interface PendingCountRow {
+  agent_id: number;
+  unread: number;
+  ack_overdue: number;
+}
+
+/**
+ * Unread messages and overdue acks (acks asked for before `overdueBefore` and not given) per
+ * agent; null: every agent. Both counts read partial indexes only (message_recipients_unread_idx,
+ * message_recipients_ack_pending_idx). "Before" is a message id: the newest of each project created
+ * before the cut-off (ids grow with created_ts; two sends committing in the same instant across
+ * the line may fall either side of it).
+ */
+export async function pendingCounts(db: Db, agentIds: number[] | null, overdueBefore: Date): Promise<PendingCountRow[]> {
+  const mine = (column: P.Sql) => (agentIds ? P.sql`AND ${column} = ANY(${agentIds}::int[])` : P.empty);
+  const rows = await db.$queryRaw<{ agent_id: number; unread: bigint; ack_overdue: bigint }[]>`
+    WITH cut AS (
+      SELECT p.id AS project_id,
+        (SELECT m.id FROM messages m WHERE m.project_id = p.id AND m.created_ts < ${overdueBefore} ORDER BY m.created_ts DESC, m.id DESC LIMIT 1) AS last_id
+      FROM projects p
+    ), unread AS (
+      SELECT r.agent_id, count(*) AS n FROM message_recipients r WHERE r.read_ts IS NULL ${mine(P.sql`r.agent_id`)} GROUP BY r.agent_id
+    ), overdue AS (
+      SELECT r.agent_id, count(*) AS n
+      FROM message_recipients r JOIN agents a ON a.id = r.agent_id JOIN cut ON cut.project_id = a.project_id
+      WHERE r.ack_required AND r.ack_ts IS NULL AND r.message_id <= cut.last_id ${mine(P.sql`r.agent_id`)}
+      GROUP BY r.agent_id
+    )
+    SELECT coalesce(u.agent_id, o.agent_id) AS agent_id, coalesce(u.n, 0) AS unread, coalesce(o.n, 0) AS ack_overdue
+    FROM unread u FULL JOIN overdue o ON o.agent_id = u.agent_id`;
+  return rows.map((row) => ({ agent_id: row.agent_id, unread: Number(row.unread), ack_overdue: Number(row.ack_overdue) }));
 }

@@ -1,3 +1,4 @@
+import { pendingCounts } from "@/server/db/mail-sql";
 import { defineOperation } from "@/server/operations/define";
 import {
   ACK_OVERDUE_MINUTES,
@@ -6,35 +7,11 @@ import {
   dashboardProjectOutput,
   type DashboardProject,
 } from "@/server/schemas/dashboard";
-import type { ProjectContext } from "../context";
 import { isoTs, isoTsOrNull } from "../format";
 import { listReservations } from "../reservations/resource";
 
 /** Contact links and build slots listed at most (the most recent). */
 const LIST_MAX = 500;
-
-interface PendingRow {
-  agent_id: number;
-  unread: bigint;
-  ack_overdue: bigint;
-}
-
-/**
- * Unread and overdue-ack counts of every agent of the project, in one pass over their pending
- * recipient rows (read rows with no ack due are skipped by the WHERE before the join).
- */
-async function pendingCounts(ctx: ProjectContext, agentIds: number[], now: Date): Promise<Map<number, PendingRow>> {
-  if (agentIds.length === 0) return new Map();
-  const overdueBefore = new Date(now.getTime() - ACK_OVERDUE_MINUTES * 60_000);
-  const rows = await ctx.db.$queryRaw<PendingRow[]>`
-    SELECT r.agent_id,
-      count(*) FILTER (WHERE r.read_ts IS NULL) AS unread,
-      count(*) FILTER (WHERE m.ack_required AND r.ack_ts IS NULL AND m.created_ts < ${overdueBefore}) AS ack_overdue
-    FROM message_recipients r JOIN messages m ON m.id = r.message_id
-    WHERE r.agent_id = ANY(${agentIds}::int[]) AND (r.read_ts IS NULL OR r.ack_ts IS NULL)
-    GROUP BY r.agent_id`;
-  return new Map(rows.map((row) => [row.agent_id, row]));
-}
 
 /** One project at a glance for the overseer: agents and their state, reservations, build slots, contacts. */
 export const dashboardProject = defineOperation({
@@ -67,10 +44,15 @@ export const dashboardProject = defineOperation({
         take: LIST_MAX,
       }),
     ]);
-    const pending = await pendingCounts(
-      ctx,
-      agents.map((agent) => agent.id),
-      now,
+    const overdueBefore = new Date(now.getTime() - ACK_OVERDUE_MINUTES * 60_000);
+    const pending = new Map(
+      (
+        await pendingCounts(
+          ctx.db,
+          agents.map((agent) => agent.id),
+          overdueBefore,
+        )
+      ).map((row) => [row.agent_id, row]),
     );
     const activeSince = now.getTime() - ACTIVE_WINDOW_MINUTES * 60_000;
     const named = (agent: { name: string; project: { slug: string } }) => (agent.project.slug === project.slug ? agent.name : `${agent.name}@${agent.project.slug}`);
@@ -87,8 +69,8 @@ export const dashboardProject = defineOperation({
         last_active_ts: isoTs(agent.lastActiveTs),
         status: agent.retiredAt ? "retired" : agent.lastActiveTs.getTime() >= activeSince ? "active" : "idle",
         retired_at: isoTsOrNull(agent.retiredAt),
-        unread: Number(pending.get(agent.id)?.unread ?? 0),
-        ack_overdue: Number(pending.get(agent.id)?.ack_overdue ?? 0),
+        unread: pending.get(agent.id)?.unread ?? 0,
+        ack_overdue: pending.get(agent.id)?.ack_overdue ?? 0,
       })),
       reservations: reservations.map((row) => ({
         id: row.id,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { canAccessProject } from "@/server/auth/actor";
+import { pendingCounts } from "@/server/db/mail-sql";
 import { defineOperation } from "@/server/operations/define";
 import { agentOutput, noInput, projectOutput } from "@/server/schemas/common";
 import { ACK_OVERDUE_MINUTES } from "@/server/schemas/dashboard";
@@ -12,11 +13,6 @@ export type ProjectOverview = ProjectView & {
   active_build_slots: number;
   ack_overdue: number;
 };
-
-interface CountRow {
-  project_id: number;
-  count: bigint;
-}
 
 /** Every project with its agents and their unread counts, for the dashboard's front page. */
 export const projectsOverview = defineOperation({
@@ -37,33 +33,27 @@ export const projectsOverview = defineOperation({
   async handler(ctx): Promise<ProjectOverview[]> {
     const now = new Date();
     const overdueBefore = new Date(now.getTime() - ACK_OVERDUE_MINUTES * 60_000);
-    const [projects, unread, reservations, slots, overdue] = await Promise.all([
+    const [projects, pending, reservations, slots] = await Promise.all([
       ctx.db.project.findMany({
         orderBy: { id: "asc" },
         include: { agents: { orderBy: [{ lastActiveTs: "desc" }, { id: "asc" }] } },
       }),
-      ctx.db.messageRecipient.groupBy({ by: ["agentId"], where: { readTs: null }, _count: { _all: true } }),
+      pendingCounts(ctx.db, null, overdueBefore),
       ctx.db.fileReservation.groupBy({ by: ["projectId"], where: { releasedTs: null, expiresTs: { gt: now } }, _count: { _all: true } }),
       ctx.db.buildSlot.groupBy({ by: ["projectId"], where: { releasedTs: null, expiresTs: { gt: now } }, _count: { _all: true } }),
-      ctx.db.$queryRaw<CountRow[]>`
-        SELECT m.project_id, count(*) AS count
-        FROM messages m JOIN message_recipients r ON r.message_id = m.id
-        WHERE m.ack_required AND r.ack_ts IS NULL AND m.created_ts < ${overdueBefore}
-        GROUP BY m.project_id`,
     ]);
-    const unreadByAgent = new Map(unread.map((row) => [row.agentId, row._count._all]));
+    const pendingByAgent = new Map(pending.map((row) => [row.agent_id, row]));
     const byProject = (rows: { projectId: number; _count: { _all: number } }[]) => new Map(rows.map((row) => [row.projectId, row._count._all]));
     const reservationsByProject = byProject(reservations);
     const slotsByProject = byProject(slots);
-    const overdueByProject = new Map(overdue.map((row) => [row.project_id, Number(row.count)]));
     return projects
       .filter((project) => canAccessProject(ctx.actor, project))
       .map((project) => ({
         ...projectView(project),
-        agents: project.agents.map((agent) => ({ ...agentView(agent), unread_count: unreadByAgent.get(agent.id) ?? 0 })),
+        agents: project.agents.map((agent) => ({ ...agentView(agent), unread_count: pendingByAgent.get(agent.id)?.unread ?? 0 })),
         active_reservations: reservationsByProject.get(project.id) ?? 0,
         active_build_slots: slotsByProject.get(project.id) ?? 0,
-        ack_overdue: overdueByProject.get(project.id) ?? 0,
+        ack_overdue: project.agents.reduce((sum, agent) => sum + (pendingByAgent.get(agent.id)?.ack_overdue ?? 0), 0),
       }));
   },
 });
