@@ -277,7 +277,7 @@ describe("the overseer's console", () => {
       const file = page.getByTestId("archive-file");
       await file.waitFor({ timeout: 30_000 });
       expect(await file.innerText()).toContain("- [ ] backfill");
-      await page.getByRole("button", { name: green.name }).click();
+      await page.getByRole("group", { name: "History of" }).getByRole("button", { name: green.name, exact: true }).click();
       await page.waitForURL(new RegExp(`path=projects%2F${main.slug}%2Fagents%2F${green.name}`));
       await page.getByTestId("archive-commit-row").first().waitFor({ timeout: 30_000 });
     } finally {
