@@ -171,6 +171,25 @@ const fields = z.object({
     .optional()
     .transform((value) => value || undefined)
     .pipe(z.url({ protocol: /^rediss?$/, error: "REDIS_URL must be a redis:// or rediss:// URL" }).optional()),
+  // ----- the `mailroom` command as a client of a running server -----
+  /** Where the server is (e.g. https://mail.example.com); default http://127.0.0.1:<PORT>. */
+  MAILROOM_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => value || undefined)
+    .pipe(z.url({ protocol: /^https?$/, error: "MAILROOM_URL must be an http:// or https:// URL" }).optional()),
+  /** The bearer token the command sends (Authorization: Bearer …); unset in local mode. */
+  MAILROOM_TOKEN: z
+    .string()
+    .trim()
+    .max(8192)
+    .optional()
+    .transform((value) => value || undefined),
+  /** Defaults for agents' shell commands (--project, --agent, --agent-token). */
+  MAILROOM_PROJECT: z.string().trim().max(1024).optional().transform((value) => value || undefined),
+  MAILROOM_AGENT: z.string().trim().max(128).optional().transform((value) => value || undefined),
+  MAILROOM_AGENT_TOKEN: z.string().trim().max(512).optional().transform((value) => value || undefined),
   /** Calls per minute per token (principal) for read operations; 0 turns the limit off. Not applied in local mode. */
   RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
   /** Calls per minute per token for operations that write. */

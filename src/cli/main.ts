@@ -2,7 +2,10 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { archiveCommands } from "./commands/archive";
+import { mcpStdioCommand } from "./commands/bridge";
+import { configCommands } from "./commands/config";
 import { exportCommand } from "./commands/export";
+import { ackCommand, hookCommand, inboxCommand, readCommand, sendCommand } from "./commands/mail";
 import { tokenCommands, userCommands } from "./commands/accounts";
 import { CommandFailure, commandHelp, EXIT, groupHelp, parseOptions, UsageError, wantsHelp, type Command, type CommandGroup, type Io } from "./command";
 import { describeFailure } from "./failure";
@@ -13,7 +16,19 @@ import { describeFailure } from "./failure";
 // they run, so --help and usage errors answer at once.
 
 const HELP_ONLY = new Set(["--help", "-h"]);
-const ENTRIES: ReadonlyArray<Command | CommandGroup> = [exportCommand, archiveCommands, userCommands, tokenCommands];
+const ENTRIES: ReadonlyArray<Command | CommandGroup> = [
+  sendCommand,
+  inboxCommand,
+  readCommand,
+  ackCommand,
+  hookCommand,
+  mcpStdioCommand,
+  configCommands,
+  exportCommand,
+  archiveCommands,
+  userCommands,
+  tokenCommands,
+];
 
 function isGroup(entry: Command | CommandGroup): entry is CommandGroup {
   return "commands" in entry;
@@ -30,8 +45,10 @@ function topHelp(): string {
   return [
     "Usage: mailroom <command> [options]",
     "",
-    "Mailroom's command line: operator commands that work on the database directly",
-    "(DATABASE_URL, or the embedded database in DATA_DIR, default <install dir>/data).",
+    "Mailroom's command line. Agents' commands (send, inbox, read, ack, hook, mcp-stdio) talk to a",
+    "running server: MAILROOM_URL (default http://127.0.0.1:$PORT) with MAILROOM_TOKEN. Operator",
+    "commands (export, archive, user, token) work on the database directly (DATABASE_URL, or the",
+    "embedded database in DATA_DIR, default <install dir>/data).",
     "",
     "Commands:",
     ...rows.map(([name, summary]) => `  ${name.padEnd(width)}${summary}`),

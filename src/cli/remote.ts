@@ -1,0 +1,110 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { McpError, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { env } from "@/env";
+import { CommandFailure, type OptionSpec, type OptionValues } from "./command";
+
+// Commands that act on a running server (agents' shells and hooks, the stdio bridge) speak MCP over
+// HTTP to it, exactly as an agent's client does: MAILROOM_URL (default this machine's PORT) and
+// MAILROOM_TOKEN as the bearer token. Every failure becomes one line without a stack.
+
+export const SERVER_OPTIONS: Record<string, OptionSpec> = {
+  url: { type: "string", value: "<url>", description: "The server (default $MAILROOM_URL, else http://127.0.0.1:$PORT)" },
+};
+
+/** The server's MCP endpoint: `<url>/api/mcp` unless the URL already names a path. */
+export function mcpEndpoint(values: OptionValues): URL {
+  const base = (values.url as string | undefined) ?? env.MAILROOM_URL ?? `http://127.0.0.1:${env.PORT}`;
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    throw new CommandFailure(`'${base}' is not a URL (--url or MAILROOM_URL)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new CommandFailure(`'${base}' is not an http(s) URL (--url or MAILROOM_URL)`);
+  return url.pathname === "/" || url.pathname === "" ? new URL("/api/mcp", url) : url;
+}
+
+export function authHeaders(): Record<string, string> {
+  return env.MAILROOM_TOKEN ? { authorization: `Bearer ${env.MAILROOM_TOKEN}` } : {};
+}
+
+/** One line for a failure to talk to the server. */
+export function describeRemoteFailure(error: unknown, endpoint: URL): string {
+  const where = endpoint.origin;
+  if (error instanceof StreamableHTTPError) {
+    if (error.code === 401) return `the server at ${where} refused the credentials (401): set MAILROOM_TOKEN to a valid token`;
+    if (error.code === 403) return `the server at ${where} refused the call (403): the token lacks the role or project scope`;
+    if (error.code === 404) return `no MCP endpoint at ${endpoint.href} (404): check MAILROOM_URL`;
+    if (error.code === 429) return `the server at ${where} is rate-limiting this token (429); try again shortly`;
+    return `the server at ${where} answered HTTP ${error.code ?? "error"}`;
+  }
+  // The server's own JSON-RPC error (an unknown resource, a refused argument): its message as it is.
+  if (error instanceof McpError) return error.message.replace(/^MCP error -?\d+: /, "");
+  const causeCode = (error as { cause?: { code?: string } })?.cause?.code;
+  if (causeCode === "ECONNREFUSED") return `cannot reach Mailroom at ${where} (connection refused): start it with \`mailroom serve\` or set MAILROOM_URL`;
+  if (causeCode === "ENOTFOUND" || causeCode === "EAI_AGAIN") return `cannot reach Mailroom at ${where} (host not found): check MAILROOM_URL`;
+  if (causeCode) return `cannot reach Mailroom at ${where} (${causeCode})`;
+  if (error instanceof Error && /401|Unauthorized/i.test(error.message)) return `the server at ${where} refused the credentials (401): set MAILROOM_TOKEN to a valid token`;
+  return `cannot talk to Mailroom at ${where} (${error instanceof Error ? error.name : typeof error})`;
+}
+
+export interface Remote {
+  client: Client;
+  endpoint: URL;
+  /** A tool's structured result; a tool error fails the command with the tool's own message. */
+  call<T = Record<string, unknown>>(name: string, args: Record<string, unknown>): Promise<T>;
+  /** A resource's JSON. */
+  read<T = unknown>(uri: string): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function connectRemote(values: OptionValues, signal: AbortSignal): Promise<Remote> {
+  const endpoint = mcpEndpoint(values);
+  const client = new Client({ name: "mailroom-cli", version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: authHeaders(), signal } });
+  try {
+    await client.connect(transport);
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw new CommandFailure(describeRemoteFailure(error, endpoint));
+  }
+  const guarded = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof CommandFailure) throw error;
+      throw new CommandFailure(describeRemoteFailure(error, endpoint));
+    }
+  };
+  return {
+    client,
+    endpoint,
+    call: <T>(name: string, args: Record<string, unknown>) =>
+      guarded(async () => {
+        const result = (await client.callTool({ name, arguments: args }, undefined, { signal })) as CallToolResult;
+        if (result.isError) {
+          const first = result.content[0];
+          throw new CommandFailure(first?.type === "text" ? first.text : `${name} failed`);
+        }
+        return result.structuredContent as T;
+      }),
+    read: <T>(uri: string) =>
+      guarded(async () => {
+        const result = await client.readResource({ uri }, { signal });
+        const first = result.contents[0];
+        if (!first || !("text" in first)) throw new CommandFailure(`${uri}: empty answer`);
+        return JSON.parse(first.text) as T;
+      }),
+    close: () => client.close(),
+  };
+}
+
+export async function withRemote<T>(values: OptionValues, signal: AbortSignal, fn: (remote: Remote) => Promise<T>): Promise<T> {
+  const remote = await connectRemote(values, signal);
+  try {
+    return await fn(remote);
+  } finally {
+    await remote.close().catch(() => undefined);
+  }
+}
