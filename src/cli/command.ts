@@ -31,7 +31,34 @@ export interface Command {
   description?: string;
   options: Record<string, OptionSpec>;
   examples?: string[];
-  run(values: OptionValues, io: Io): Promise<number>;
+  /** A leading operand before the options (`run <slot>`), required when declared. */
+  operand?: { name: string; description: string };
+  /** Everything after `--` is the command's own (`run <slot> -- <command…>`), required when set. */
+  passThrough?: { name: string; description: string };
+  run(values: OptionValues, io: Io, args: CommandArgs): Promise<number>;
+}
+
+export interface CommandArgs {
+  operand?: string;
+  rest: string[];
+}
+
+/** Splits off the declared operand and the words after `--`; the rest are options. */
+export function splitArgs(command: Command, argv: readonly string[]): { options: string[]; args: CommandArgs } {
+  let options = [...argv];
+  let rest: string[] = [];
+  if (command.passThrough) {
+    const end = options.indexOf("--");
+    if (end === -1 || end === options.length - 1) throw new UsageError(`missing -- <${command.passThrough.name}…>`, command.name);
+    rest = options.slice(end + 1);
+    options = options.slice(0, end);
+  }
+  let operand: string | undefined;
+  if (command.operand) {
+    if (options.length === 0 || options[0]!.startsWith("-")) throw new UsageError(`missing <${command.operand.name}>`, command.name);
+    operand = options.shift();
+  }
+  return { options, args: { operand, rest } };
 }
 
 export interface CommandGroup {
@@ -116,7 +143,10 @@ export function commandHelp(command: Command): string {
   const required = Object.entries(command.options)
     .filter(([, spec]) => spec.required)
     .map(([name, spec]) => `--${name} ${spec.value ?? "<value>"}`);
-  const lines = [`Usage: mailroom ${command.name}${required.length ? ` ${required.join(" ")}` : ""} [options]`, "", command.summary];
+  const operand = command.operand ? ` <${command.operand.name}>` : "";
+  const passThrough = command.passThrough ? ` -- <${command.passThrough.name}…>` : "";
+  const lines = [`Usage: mailroom ${command.name}${operand}${required.length ? ` ${required.join(" ")}` : ""} [options]${passThrough}`, "", command.summary];
+  for (const arg of [command.operand, command.passThrough]) if (arg) lines.push(`  <${arg.name}>  ${arg.description}`);
   if (command.description) lines.push("", command.description);
   lines.push("", "Options:", ...optionLines(command.options));
   if (command.examples?.length) lines.push("", "Examples:", ...command.examples.map((example) => `  ${example}`));

@@ -6,8 +6,9 @@ import { mcpStdioCommand } from "./commands/bridge";
 import { configCommands } from "./commands/config";
 import { exportCommand } from "./commands/export";
 import { ackCommand, hookCommand, inboxCommand, readCommand, sendCommand } from "./commands/mail";
+import { runCommand } from "./commands/run";
 import { tokenCommands, userCommands } from "./commands/accounts";
-import { CommandFailure, commandHelp, EXIT, groupHelp, parseOptions, UsageError, wantsHelp, type Command, type CommandGroup, type Io } from "./command";
+import { CommandFailure, commandHelp, EXIT, groupHelp, parseOptions, splitArgs, UsageError, wantsHelp, type Command, type CommandGroup, type Io } from "./command";
 import { describeFailure } from "./failure";
 
 // `mailroom <command> [options]`: finds the command, answers --help, parses the options and runs
@@ -22,6 +23,7 @@ const ENTRIES: ReadonlyArray<Command | CommandGroup> = [
   readCommand,
   ackCommand,
   hookCommand,
+  runCommand,
   mcpStdioCommand,
   configCommands,
   exportCommand,
@@ -45,7 +47,7 @@ function topHelp(): string {
   return [
     "Usage: mailroom <command> [options]",
     "",
-    "Mailroom's command line. Agents' commands (send, inbox, read, ack, hook, mcp-stdio) talk to a",
+    "Mailroom's command line. Agents' commands (send, inbox, read, ack, hook, run, mcp-stdio) talk to a",
     "running server: MAILROOM_URL (default http://127.0.0.1:$PORT) with MAILROOM_TOKEN. Operator",
     "commands (export, archive, user, token) work on the database directly (DATABASE_URL, or the",
     "embedded database in DATA_DIR, default <install dir>/data).",
@@ -117,8 +119,9 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       io.out(commandHelp(command!));
       return EXIT.ok;
     }
-    const values = parseOptions(command!, rest);
-    return await command!.run(values, io);
+    const { options, args } = splitArgs(command!, rest);
+    const values = parseOptions(command!, options);
+    return await command!.run(values, io, args);
   } catch (error) {
     const prefix = `mailroom${commandName ? ` ${commandName}` : ""}: `;
     if (error instanceof UsageError) {

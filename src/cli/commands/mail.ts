@@ -9,20 +9,20 @@ import { SERVER_OPTIONS, withRemote, type Remote } from "../remote";
 // MAILROOM_AGENT); its registration token by --agent-token or MAILROOM_AGENT_TOKEN, which a token
 // bound to the agent (MAILROOM_TOKEN) makes unnecessary.
 
-const AGENT_OPTIONS: Record<string, OptionSpec> = {
+export const AGENT_OPTIONS: Record<string, OptionSpec> = {
   ...SERVER_OPTIONS,
   project: { type: "string", value: "<key>", description: "Project key or slug (default $MAILROOM_PROJECT)" },
   agent: { type: "string", value: "<name>", description: "Your agent name (default $MAILROOM_AGENT)" },
   "agent-token": { type: "string", value: "<token>", description: "Your registration token (default $MAILROOM_AGENT_TOKEN)" },
 };
 
-interface Identity {
+export interface Identity {
   project: string;
   agent: string;
   token?: string;
 }
 
-function identity(values: OptionValues, command: string): Identity {
+export function identity(values: OptionValues, command: string): Identity {
   const project = (values.project as string | undefined) ?? env.MAILROOM_PROJECT;
   const agent = (values.agent as string | undefined) ?? env.MAILROOM_AGENT;
   if (!project) throw new UsageError("missing --project <key> (or MAILROOM_PROJECT)", command);
