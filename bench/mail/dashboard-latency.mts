@@ -18,11 +18,10 @@ import { dashboardMail, dashboardReceipts } from "../../src/server/services/dash
 import { dashboardProject } from "../../src/server/services/dashboard/project";
 import { operatorInbox, operatorMessage, operatorSearch, operatorThread } from "../../src/server/services/messages/dashboard";
 import { projectsOverview } from "../../src/server/services/projects/overview";
-import { createBenchDatabase, redact } from "../lib/postgres.mjs";
 import { formatInt, median, table } from "../lib/report.mjs";
-import { DEFAULT_SERVER_URL, log as logWith, loopbackPostgresUrl, machineInfo, numberOption, onCleanup, percentiles, resultsFile, runMain, writeJson } from "./common.mjs";
-import { inProcessContext } from "./in-process.mjs";
-import { describeSeed, SEED, seedDatabase, seedOptionsFrom, VOCABULARY } from "./seed.mjs";
+import { DEFAULT_SERVER_URL, log as logWith, machineInfo, numberOption, onCleanup, percentiles, resultsFile, runMain, writeJson } from "./common.mjs";
+import { inProcessContext, SEEDED_DATABASE_OPTIONS, seededDatabase } from "./in-process.mjs";
+import { SEED, VOCABULARY } from "./seed.mjs";
 
 const TAG = "dashboard-latency";
 const log = (message: string) => logWith(TAG, message);
@@ -100,15 +99,10 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
-      "database-url": { type: "string" },
-      reuse: { type: "string" },
-      messages: { type: "string" },
-      agents: { type: "string" },
-      "hot-inbox": { type: "string" },
+      ...SEEDED_DATABASE_OPTIONS,
       iterations: { type: "string" },
       warmup: { type: "string" },
       runs: { type: "string" },
-      keep: { type: "boolean" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -124,20 +118,7 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   log(`${machine.cores} cores (${machine.cpuModel}), ${machine.ramGiB} GiB, Node ${machine.node}`);
 
-  let url: string;
-  if (values.reuse) {
-    url = loopbackPostgresUrl(values.reuse, "--reuse");
-    log(`reusing ${redact(url)}`);
-  } else {
-    const db = await createBenchDatabase(loopbackPostgresUrl(values["database-url"] ?? process.env.BENCH_DATABASE_URL ?? DEFAULT_SERVER_URL));
-    onCleanup(`database ${db.name}`, async () => {
-      if (values.keep) log(`kept database: ${redact(db.url)} (next time: --reuse '${redact(db.url)}')`);
-      else await db.drop();
-    });
-    log(`fresh Postgres ${db.serverVersion} database ${db.name}; seeding`);
-    url = db.url;
-    log(describeSeed(await seedDatabase(url, seedOptionsFrom(values))));
-  }
+  const { url } = await seededDatabase(values, log);
 
   const database = await openDatabase({ url, migrate: false, poolMax: 4 });
   onCleanup("database pool", () => database.close());

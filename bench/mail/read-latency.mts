@@ -18,13 +18,11 @@ import { invoke } from "../../src/server/operations/invoke";
 import type { ServiceContext } from "../../src/server/services/context";
 import { fetchInbox } from "../../src/server/services/messages/inbox";
 import { searchMessages } from "../../src/server/services/messages/search";
-import { createBenchDatabase, redact } from "../lib/postgres.mjs";
 import { repoRoot } from "../lib/processes.mjs";
 import { formatInt, formatMs, median, table } from "../lib/report.mjs";
 import {
   DEFAULT_SERVER_URL,
   log as logWith,
-  loopbackPostgresUrl,
   machineInfo,
   numberOption,
   onCleanup,
@@ -33,8 +31,8 @@ import {
   runMain,
   writeJson,
 } from "./common.mjs";
-import { inProcessContext } from "./in-process.mjs";
-import { describeSeed, SEED, seedDatabase, seedOptionsFrom, VOCABULARY, type SeedReport } from "./seed.mjs";
+import { inProcessContext, SEEDED_DATABASE_OPTIONS, seededDatabase } from "./in-process.mjs";
+import { SEED, VOCABULARY } from "./seed.mjs";
 
 const TAG = "read-latency";
 const log = (message: string) => logWith(TAG, message);
@@ -139,17 +137,12 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
-      "database-url": { type: "string" },
-      reuse: { type: "string" },
-      messages: { type: "string" },
-      agents: { type: "string" },
-      "hot-inbox": { type: "string" },
+      ...SEEDED_DATABASE_OPTIONS,
       iterations: { type: "string" },
       warmup: { type: "string" },
       runs: { type: "string" },
       plans: { type: "string" },
       "no-plans": { type: "boolean" },
-      keep: { type: "boolean" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -166,22 +159,7 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   log(`${machine.cores} cores (${machine.cpuModel}), ${machine.ramGiB} GiB, Node ${machine.node}`);
 
-  let url: string;
-  let seed: SeedReport | undefined;
-  if (values.reuse) {
-    url = loopbackPostgresUrl(values.reuse, "--reuse");
-    log(`reusing ${redact(url)}`);
-  } else {
-    const db = await createBenchDatabase(loopbackPostgresUrl(values["database-url"] ?? process.env.BENCH_DATABASE_URL ?? DEFAULT_SERVER_URL));
-    onCleanup(`database ${db.name}`, async () => {
-      if (values.keep) log(`kept database: ${redact(db.url)} (next time: --reuse '${redact(db.url)}')`);
-      else await db.drop();
-    });
-    log(`fresh Postgres ${db.serverVersion} database ${db.name}; seeding`);
-    url = db.url;
-    seed = await seedDatabase(url, seedOptionsFrom(values));
-    log(describeSeed(seed));
-  }
+  const { url, seed } = await seededDatabase(values, log);
 
   // The app's own database layer (pool, Prisma with adapter-pg), without migrating again.
   const database = await openDatabase({ url, migrate: false, poolMax: 4 });

@@ -7,6 +7,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { PageHeader } from "@/components/page-header";
+import { Pager } from "@/components/pager";
 import { cn } from "@/lib/utils";
 import { relativeTime } from "@/lib/time";
 import { useTRPC } from "./trpc-provider";
@@ -183,18 +184,10 @@ export function ArchiveBrowser({ project }: { project: string }) {
                 ))}
               </ol>
             )}
-            <nav className="flex gap-2" aria-label="Pages">
-              {cursor ? (
-                <Button size="sm" variant="outline" onClick={() => go({ cursor: null })}>
-                  Newest
-                </Button>
-              ) : null}
-              {commits.data?.next_cursor ? (
-                <Button size="sm" variant="outline" onClick={() => go({ cursor: commits.data.next_cursor })}>
-                  Older
-                </Button>
-              ) : null}
-            </nav>
+            <Pager
+              onNewest={cursor ? () => go({ cursor: null }) : undefined}
+              onOlder={commits.data?.next_cursor ? () => go({ cursor: commits.data.next_cursor }) : undefined}
+            />
           </CardContent>
         </Card>
         <div className="grid content-start gap-6">

@@ -3,8 +3,8 @@
 import { useRouter, useSearchParams } from "next/navigation";
 import { useQuery } from "@tanstack/react-query";
 import { Badge } from "@/components/ui/badge";
-import { Button } from "@/components/ui/button";
 import { Card, CardContent } from "@/components/ui/card";
+import { Pager } from "@/components/pager";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { cn } from "@/lib/utils";
 import { relativeTime } from "@/lib/time";
@@ -118,18 +118,10 @@ export function MailList({ project }: { project?: string }) {
               </TableBody>
             </Table>
           )}
-          <nav className="flex gap-2" aria-label="Pages">
-            {before ? (
-              <Button size="sm" variant="outline" onClick={() => show({ before: null })}>
-                Newest
-              </Button>
-            ) : null}
-            {mail.data?.next_before_id ? (
-              <Button size="sm" variant="outline" onClick={() => show({ before: mail.data.next_before_id })}>
-                Older
-              </Button>
-            ) : null}
-          </nav>
+          <Pager
+            onNewest={before ? () => show({ before: null }) : undefined}
+            onOlder={mail.data?.next_before_id ? () => show({ before: mail.data.next_before_id }) : undefined}
+          />
         </CardContent>
       </Card>
       <div className="grid content-start gap-6">
