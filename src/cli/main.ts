@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { archiveCommands } from "./commands/archive";
 import { mcpStdioCommand } from "./commands/bridge";
 import { configCommands } from "./commands/config";
+import { acksCommands, releaseCommand, reservationsCommand, reserveCommand, waitCommand } from "./commands/coordination";
 import { exportCommand } from "./commands/export";
 import { ackCommand, hookCommand, inboxCommand, readCommand, sendCommand } from "./commands/mail";
 import { runCommand } from "./commands/run";
@@ -23,6 +24,11 @@ const ENTRIES: ReadonlyArray<Command | CommandGroup> = [
   readCommand,
   ackCommand,
   hookCommand,
+  waitCommand,
+  reserveCommand,
+  releaseCommand,
+  reservationsCommand,
+  acksCommands,
   runCommand,
   mcpStdioCommand,
   configCommands,
@@ -47,10 +53,11 @@ function topHelp(): string {
   return [
     "Usage: mailroom <command> [options]",
     "",
-    "Mailroom's command line. Agents' commands (send, inbox, read, ack, hook, run, mcp-stdio) talk to a",
-    "running server: MAILROOM_URL (default http://127.0.0.1:$PORT) with MAILROOM_TOKEN. Operator",
-    "commands (export, archive, user, token) work on the database directly (DATABASE_URL, or the",
-    "embedded database in DATA_DIR, default <install dir>/data).",
+    "Mailroom's command line. Agents' commands (send, inbox, read, ack, hook, wait, reserve,",
+    "release, reservations, acks, run, mcp-stdio, config) talk to a running server: MAILROOM_URL",
+    "(default http://127.0.0.1:$PORT) with MAILROOM_TOKEN. Operator commands (export, archive,",
+    "user, token) work on the database directly (DATABASE_URL, or the embedded database in",
+    "DATA_DIR, default <install dir>/data).",
     "",
     "Commands:",
     ...rows.map(([name, summary]) => `  ${name.padEnd(width)}${summary}`),
