@@ -7,6 +7,7 @@ import { configCommands } from "./commands/config";
 import { acksCommands, releaseCommand, reservationsCommand, reserveCommand, waitCommand } from "./commands/coordination";
 import { exportCommand } from "./commands/export";
 import { ackCommand, hookCommand, inboxCommand, readCommand, sendCommand } from "./commands/mail";
+import { onboardCommand } from "./commands/onboard";
 import { runCommand } from "./commands/run";
 import { tokenCommands, userCommands } from "./commands/accounts";
 import { CommandFailure, commandHelp, EXIT, groupHelp, parseOptions, splitArgs, UsageError, wantsHelp, type Command, type CommandGroup, type Io } from "./command";
@@ -32,6 +33,7 @@ const ENTRIES: ReadonlyArray<Command | CommandGroup> = [
   runCommand,
   mcpStdioCommand,
   configCommands,
+  onboardCommand,
   exportCommand,
   archiveCommands,
   userCommands,
