@@ -22,7 +22,7 @@ const { main } = cli.main ? cli : cli.default;
 
 const controller = new AbortController();
 let interrupts = 0;
-for (const signal of ["SIGINT", "SIGTERM"]) {
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => {
     // The first signal asks the command to stop and clean up; a second one ends it at once.
     interrupts += 1;

@@ -31,6 +31,11 @@ export interface Command {
   description?: string;
   options: Record<string, OptionSpec>;
   examples?: string[];
+  /**
+   * Never fails the caller: usage errors and failures are reported on stderr and it exits 0 (a
+   * client's prompt hook, where a non-zero exit would block the prompt).
+   */
+  neverFails?: boolean;
   /** A leading operand before the options (`run <slot>`), required when declared. */
   operand?: { name: string; description: string };
   /** Everything after `--` is the command's own (`run <slot> -- <command…>`), required when set. */

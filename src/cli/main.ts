@@ -93,6 +93,7 @@ function resolve(argv: readonly string[]): Resolved {
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let commandName: string | undefined;
+  let neverFails = false;
   try {
     if (argv.length === 0) {
       io.err(topHelp());
@@ -124,6 +125,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       throw new UsageError(`'${group.name}' needs a command: ${group.commands.map((entry) => entry.name.split(" ")[1]).join(", ")}`, group.name);
     }
     commandName = command!.name;
+    neverFails = command!.neverFails === true;
     if (wantsHelp(rest)) {
       io.out(commandHelp(command!));
       return EXIT.ok;
@@ -133,6 +135,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return await command!.run(values, io, args);
   } catch (error) {
     const prefix = `mailroom${commandName ? ` ${commandName}` : ""}: `;
+    if (neverFails && !io.signal.aborted) {
+      io.err(`${prefix}${error instanceof UsageError || error instanceof CommandFailure ? error.message : describeFailure(error)}\n`);
+      return EXIT.ok;
+    }
     if (error instanceof UsageError) {
       const helpOf = error.command ?? commandName;
       io.err(`${prefix}${error.message}${helpOf ? ` (see \`mailroom ${helpOf} --help\`)` : ""}\n`);

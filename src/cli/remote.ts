@@ -1,8 +1,9 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { McpError, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { env } from "@/env";
+import type { Env } from "@/env";
 import { CommandFailure, type OptionSpec, type OptionValues } from "./command";
+import { knownFailure } from "./failure";
 
 // Commands that act on a running server (agents' shells and hooks, the stdio bridge) speak MCP over
 // HTTP to it, exactly as an agent's client does: MAILROOM_URL (default this machine's PORT) and
@@ -12,8 +13,20 @@ export const SERVER_OPTIONS: Record<string, OptionSpec> = {
   url: { type: "string", value: "<url>", description: "The server (default $MAILROOM_URL, else http://127.0.0.1:$PORT)" },
 };
 
+/**
+ * The environment, read when a command runs rather than when the CLI loads: a bad variable then
+ * fails that command with one line, and never --help or a prompt hook.
+ */
+export async function clientEnv(): Promise<Env> {
+  try {
+    return (await import("@/env")).env;
+  } catch (error) {
+    throw new CommandFailure(knownFailure(error) ?? "invalid environment");
+  }
+}
+
 /** The server's MCP endpoint: `<url>/api/mcp` unless the URL already names a path. */
-export function mcpEndpoint(values: OptionValues): URL {
+export function mcpEndpoint(values: OptionValues, env: Env): URL {
   const base = (values.url as string | undefined) ?? env.MAILROOM_URL ?? `http://127.0.0.1:${env.PORT}`;
   let url: URL;
   try {
@@ -25,7 +38,7 @@ export function mcpEndpoint(values: OptionValues): URL {
   return url.pathname === "/" || url.pathname === "" ? new URL("/api/mcp", url) : url;
 }
 
-export function authHeaders(): Record<string, string> {
+export function authHeaders(env: Env): Record<string, string> {
   return env.MAILROOM_TOKEN ? { authorization: `Bearer ${env.MAILROOM_TOKEN}` } : {};
 }
 
@@ -60,9 +73,10 @@ export interface Remote {
 }
 
 export async function connectRemote(values: OptionValues, signal: AbortSignal): Promise<Remote> {
-  const endpoint = mcpEndpoint(values);
+  const env = await clientEnv();
+  const endpoint = mcpEndpoint(values, env);
   const client = new Client({ name: "mailroom-cli", version: "1.0.0" });
-  const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: authHeaders(), signal } });
+  const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: authHeaders(env), signal } });
   try {
     await client.connect(transport);
   } catch (error) {

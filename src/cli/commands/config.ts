@@ -1,9 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { env } from "@/env";
 import { CommandFailure, json, type Command, type CommandGroup, type OptionValues } from "../command";
-import { mcpEndpoint, SERVER_OPTIONS } from "../remote";
+import { clientEnv, mcpEndpoint, SERVER_OPTIONS } from "../remote";
 
 // `mailroom config <client>`: the configuration each MCP client documents for a Streamable HTTP
 // server with a bearer token, printed or merged into the client's file. The token itself is never
@@ -107,23 +106,57 @@ export function mergeJson(existing: Record<string, unknown>, container: string, 
   }
   const merged: Record<string, unknown> = { ...existing, [container]: { ...(servers as Record<string, unknown> | undefined), [NAME]: value } };
   for (const [key, items] of Object.entries(extra)) {
-    const current = Array.isArray(existing[key]) ? (existing[key] as { id?: unknown }[]) : [];
+    if (existing[key] !== undefined && !Array.isArray(existing[key])) throw new CommandFailure(`'${key}' in the file is not a list; nothing was written`);
+    const current = (existing[key] as { id?: unknown }[] | undefined) ?? [];
     const ids = new Set(items.map((item) => (item as { id?: unknown }).id));
     merged[key] = [...current.filter((item) => !ids.has(item?.id)), ...items];
   }
   return merged;
 }
 
-/** The TOML file with this server's table replaced (or appended), everything else kept as written. */
+const KEY = `(?:${NAME}|"${NAME}"|'${NAME}')`;
+const OWN_TABLE = new RegExp(`^\\s*\\[\\s*mcp_servers\\s*\\.\\s*${KEY}\\s*(?:\\]|\\.)`);
+const SERVERS_TABLE = /^\s*\[\s*mcp_servers\s*\]\s*(?:#.*)?$/;
+const HEADER = /^\s*\[/;
+
+/**
+ * The TOML file with this server's table (and its sub-tables) replaced where it was, or appended;
+ * every other line kept as written, comments and blank lines before the next table included.
+ * An entry written another way (an inline table or dotted keys) is refused rather than doubled.
+ */
 export function mergeToml(existing: string, table: string): string {
-  const header = `[mcp_servers.${NAME}]`;
   const lines = existing.split("\n");
-  const start = lines.findIndex((line) => line.trim() === header);
-  if (start === -1) return `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}${existing.trim() ? "\n" : ""}${table}`;
-  let end = start + 1;
-  while (end < lines.length && !/^\s*\[/.test(lines[end]!)) end += 1;
-  const rest = lines.slice(end).join("\n");
-  return `${lines.slice(0, start).join("\n")}${start > 0 ? "\n" : ""}${table}${rest ? `\n${rest}` : ""}`;
+  let inServers = false;
+  for (const line of lines) {
+    if (HEADER.test(line)) inServers = SERVERS_TABLE.test(line);
+    else if (new RegExp(`^\\s*(?:mcp_servers\\s*\\.\\s*)${inServers ? "?" : ""}${KEY}\\s*[.=]`).test(line)) {
+      throw new CommandFailure(`the file defines ${NAME} as an inline table or dotted keys; nothing was written: replace it by hand`);
+    }
+  }
+  const kept: string[] = [];
+  let insertAt = -1;
+  for (let index = 0; index < lines.length; index += 1) {
+    if (!OWN_TABLE.test(lines[index]!)) {
+      kept.push(lines[index]!);
+      continue;
+    }
+    if (insertAt === -1) insertAt = kept.length;
+    // Skip the table's own lines: up to its last key (or value) line before the next header.
+    let end = index + 1;
+    let lastValue = index;
+    while (end < lines.length && !HEADER.test(lines[end]!)) {
+      if (lines[end]!.trim() && !lines[end]!.trim().startsWith("#")) lastValue = end;
+      end += 1;
+    }
+    index = lastValue;
+  }
+  const block = table.replace(/\n$/, "").split("\n");
+  if (insertAt !== -1) {
+    kept.splice(insertAt, 0, ...block);
+    return kept.join("\n");
+  }
+  const text = kept.join("\n");
+  return `${text}${text && !text.endsWith("\n") ? "\n" : ""}${text.trim() ? "\n" : ""}${table}`;
 }
 
 function clientCommand(format: ClientFormat): Command {
@@ -141,7 +174,8 @@ function clientCommand(format: ClientFormat): Command {
       json: { type: "boolean", description: "Print the result as JSON" },
     },
     async run(values: OptionValues, io) {
-      const url = mcpEndpoint(values).href;
+      const env = await clientEnv();
+      const url = mcpEndpoint(values, env).href;
       const auth = values.auth === true || env.MAILROOM_TOKEN !== undefined;
       const entry = format.entry(url, auth);
       const text = entry.kind === "toml" ? entry.text : json({ ...(entry.extra ?? {}), [entry.container]: { [NAME]: entry.value } });

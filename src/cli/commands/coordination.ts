@@ -1,6 +1,5 @@
-import { env } from "@/env";
 import { json, UsageError, type Command, type CommandGroup } from "../command";
-import { SERVER_OPTIONS, withRemote } from "../remote";
+import { clientEnv, SERVER_OPTIONS, withRemote } from "../remote";
 import { AGENT_OPTIONS, identity, type Identity } from "./mail";
 
 // File reservations, acknowledgements and waiting, from a shell: thin adapters over the tools and
@@ -29,7 +28,7 @@ export const reserveCommand: Command = {
     json: { type: "boolean", description: "Print the result as JSON" },
   },
   async run(values, io) {
-    const who = identity(values, "reserve");
+    const who = identity(values, "reserve", await clientEnv());
     const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
     if (!Number.isInteger(ttl) || ttl < 60) throw new UsageError("--ttl must be a whole number of seconds, at least 60", "reserve");
     const result = await withRemote(values, io.signal, (remote) =>
@@ -63,7 +62,7 @@ export const releaseCommand: Command = {
     json: { type: "boolean", description: "Print the result as JSON" },
   },
   async run(values, io) {
-    const who = identity(values, "release");
+    const who = identity(values, "release", await clientEnv());
     const ids = ((values.id as string[] | undefined) ?? []).map((raw) => {
       if (!/^\d+$/.test(raw)) throw new UsageError(`--id must be a reservation id, got '${raw}'`, "release");
       return Number(raw);
@@ -90,7 +89,7 @@ export const reservationsCommand: Command = {
     json: { type: "boolean", description: "Print them as JSON" },
   },
   async run(values, io) {
-    const project = (values.project as string | undefined) ?? env.MAILROOM_PROJECT;
+    const project = (values.project as string | undefined) ?? (await clientEnv()).MAILROOM_PROJECT;
     if (!project) throw new UsageError("missing --project <key> (or MAILROOM_PROJECT)", "reservations");
     const rows = await withRemote(values, io.signal, (remote) =>
       remote.read<(Holder & { id: number; reason: string; stale: boolean })[]>(`resource://file_reservations/${encodeURIComponent(project)}`),
@@ -127,7 +126,7 @@ function acksCommand(kind: "pending" | "overdue"): Command {
       json: { type: "boolean", description: "Print them as JSON" },
     },
     async run(values, io) {
-      const who = identity(values, `acks ${kind}`);
+      const who = identity(values, `acks ${kind}`, await clientEnv());
       const query = new URLSearchParams({ project: who.project, ...(who.token ? { agent_token: who.token } : {}) });
       if (kind === "overdue" && values.minutes !== undefined) {
         if (!/^\d+$/.test(values.minutes as string)) throw new UsageError("--minutes must be a whole number", "acks overdue");
@@ -157,7 +156,7 @@ export const waitCommand: Command = {
     json: { type: "boolean", description: "Print the result as JSON" },
   },
   async run(values, io) {
-    const who = identity(values, "wait");
+    const who = identity(values, "wait", await clientEnv());
     const timeout = values.timeout === undefined ? 30 : Number(values.timeout);
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 60) throw new UsageError("--timeout must be a whole number of seconds from 1 to 60", "wait");
     const result = await withRemote(values, io.signal, (remote) =>

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { env } from "@/env";
-import { CommandFailure, json, UsageError, type Command, type OptionSpec, type OptionValues } from "../command";
-import { describeFailure } from "../failure";
-import { SERVER_OPTIONS, withRemote, type Remote } from "../remote";
+import type { Env } from "@/env";
+import { json, UsageError, type Command, type OptionSpec, type OptionValues } from "../command";
+import { clientEnv, SERVER_OPTIONS, withRemote, type Remote } from "../remote";
 
 // Agents' mail from a shell or a client's hook: thin adapters over the MCP tools and resources of a
 // running server (src/cli/remote.ts). The agent is named by --project/--agent (or MAILROOM_PROJECT,
@@ -22,7 +21,7 @@ export interface Identity {
   token?: string;
 }
 
-export function identity(values: OptionValues, command: string): Identity {
+export function identity(values: OptionValues, command: string, env: Env): Identity {
   const project = (values.project as string | undefined) ?? env.MAILROOM_PROJECT;
   const agent = (values.agent as string | undefined) ?? env.MAILROOM_AGENT;
   if (!project) throw new UsageError("missing --project <key> (or MAILROOM_PROJECT)", command);
@@ -72,7 +71,7 @@ export const sendCommand: Command = {
   },
   examples: ['mailroom send --to BlueLake --subject "Plan" --body "Taking src/api/**"', "git diff | mailroom send --to BlueLake --subject Review --body-file -"],
   async run(values, io) {
-    const who = identity(values, "send");
+    const who = identity(values, "send", await clientEnv());
     if (values.body !== undefined && values["body-file"] !== undefined) throw new UsageError("give --body or --body-file, not both", "send");
     const file = values["body-file"] as string | undefined;
     const body = (values.body as string | undefined) ?? (file === undefined ? undefined : readFileSync(file === "-" ? 0 : file, "utf8"));
@@ -107,7 +106,7 @@ export const inboxCommand: Command = {
     json: { type: "boolean", description: "Print the messages as JSON" },
   },
   async run(values, io) {
-    const who = identity(values, "inbox");
+    const who = identity(values, "inbox", await clientEnv());
     const limit = values.limit === undefined ? 50 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError("--limit must be a whole number from 1 to 1000", "inbox");
     const items = (await withRemote(values, io.signal, (remote) => mailbox(remote, who, limit))).filter((item) => values.all || !item.read_at);
@@ -130,7 +129,7 @@ function messageAction(name: "read" | "ack", tool: string, summary: string): Com
     summary,
     options: { ...AGENT_OPTIONS, id: { type: "string", required: true, value: "<message id>", description: "The message" }, json: { type: "boolean", description: "Print the result as JSON" } },
     async run(values, io) {
-      const who = identity(values, name);
+      const who = identity(values, name, await clientEnv());
       const id = positiveId(values.id as string, name);
       const result = await withRemote(values, io.signal, (remote) =>
         remote.call(tool, { project_key: who.project, agent_name: who.agent, message_id: id, ...(who.token ? { registration_token: who.token } : {}) }),
@@ -152,15 +151,10 @@ export const hookCommand: Command = {
   name: "hook",
   summary: "One quiet line for a prompt hook: unread mail and acks due, nothing when there is none",
   options: { ...AGENT_OPTIONS, json: { type: "boolean", description: "Print the counts as JSON" } },
+  neverFails: true,
   async run(values, io) {
-    const who = identity(values, "hook");
-    let items: MailItem[];
-    try {
-      items = await withRemote(values, io.signal, (remote) => mailbox(remote, who, 200));
-    } catch (error) {
-      io.err(`mailroom hook: ${error instanceof CommandFailure ? error.message : describeFailure(error)}\n`);
-      return 0;
-    }
+    const who = identity(values, "hook", await clientEnv());
+    const items = await withRemote(values, io.signal, (remote) => mailbox(remote, who, 200));
     const unread = items.filter((item) => !item.read_at);
     const urgent = unread.filter((item) => item.importance === "urgent" || item.importance === "high").length;
     const acks = items.filter((item) => item.ack_required && !item.ack_at).length;
@@ -169,7 +163,7 @@ export const hookCommand: Command = {
       return 0;
     }
     if (unread.length === 0 && acks === 0) return 0;
-    const parts = [`${unread.length} unread${urgent ? ` (${urgent} urgent)` : ""}`, ...(acks ? [`${acks} ack${acks === 1 ? "" : "s"} due`] : [])];
+    const parts = [...(unread.length ? [`${unread.length} unread${urgent ? ` (${urgent} urgent)` : ""}`] : []), ...(acks ? [`${acks} ack${acks === 1 ? "" : "s"} due`] : [])];
     io.out(`Mailroom: ${parts.join(", ")} for ${who.agent} — run \`mailroom inbox\` or call fetch_inbox.\n`);
     return 0;
   },

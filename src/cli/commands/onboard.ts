@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { CommandFailure, json, UsageError, type Command } from "../command";
-import { mcpEndpoint, SERVER_OPTIONS } from "../remote";
+import { clientEnv, mcpEndpoint, SERVER_OPTIONS } from "../remote";
 
 /** The block is found by this prefix, so rewording the rest of the marker line keeps finding old blocks. */
 const BEGIN_MARK = "<!-- mailroom:begin";
@@ -52,7 +52,7 @@ export const onboardCommand: Command = {
     const chosen = (values.file as string[] | undefined) ?? FILES.filter((name) => existsSync(path.join(repo, name)));
     for (const name of chosen) if (!(FILES as readonly string[]).includes(name)) throw new UsageError(`--file must be AGENTS.md or CLAUDE.md, got '${name}'`, "onboard");
     const targets = chosen.length ? chosen : ["AGENTS.md"];
-    const block = instructions((values.project as string | undefined) ?? repo, mcpEndpoint(values).href);
+    const block = instructions((values.project as string | undefined) ?? repo, mcpEndpoint(values, await clientEnv()).href);
     const results = targets.map((name) => {
       const file = path.join(repo, name);
       const before = existsSync(file) ? readFileSync(file, "utf8") : "";

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { CommandFailure, UsageError, type Command } from "../command";
-import { withRemote } from "../remote";
+import { clientEnv, withRemote } from "../remote";
 import { AGENT_OPTIONS, identity } from "./mail";
 
 /** The lease asked for, renewed at a third of it while the command runs. */
@@ -32,7 +32,7 @@ export const runCommand: Command = {
   },
   examples: ["mailroom run frontend-build -- npm run build", "mailroom run test-runner --shared -- npm test"],
   async run(values, io, args) {
-    const who = identity(values, "run");
+    const who = identity(values, "run", await clientEnv());
     const ttl = values.ttl === undefined ? DEFAULT_TTL_SECONDS : Number(values.ttl);
     if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) throw new UsageError("--ttl must be a whole number of seconds from 60 to 86400", "run");
     const slot = args.operand!;
@@ -51,6 +51,8 @@ export const runCommand: Command = {
           const holders = lease.conflicts.map((conflict) => `${conflict.agent} (until ${conflict.expires_ts})`).join(", ");
           throw new CommandFailure(`build slot '${slot}' is held by ${holders}; wait, or pass --force`);
         }
+        // Ctrl-C while the slot was being acquired: the command is not started (the slot is released below).
+        if (io.signal.aborted) return SIGNAL_EXIT.SIGINT!;
         const [program, ...programArgs] = args.rest;
         const child = spawn(program!, programArgs, { stdio: "inherit" });
         // Ctrl-C reaches the whole foreground process group; a SIGTERM sent to this process alone
@@ -58,9 +60,14 @@ export const runCommand: Command = {
         const onAbort = () => child.kill("SIGTERM");
         io.signal.addEventListener("abort", onAbort, { once: true });
         const renewal = setInterval(() => {
-          remote.call("renew_build_slot", { ...target, extend_seconds: ttl }).catch((error: unknown) => {
-            io.err(`mailroom run: could not renew the slot: ${error instanceof Error ? error.message : "failed"}\n`);
-          });
+          remote
+            .call<{ renewed?: boolean }>("renew_build_slot", { ...target, extend_seconds: ttl })
+            .then((renewal) => {
+              if (renewal.renewed === false) io.err(`mailroom run: the slot '${slot}' was released or expired meanwhile; the command runs on without it\n`);
+            })
+            .catch((error: unknown) => {
+              io.err(`mailroom run: could not renew the slot: ${error instanceof Error ? error.message : "failed"}\n`);
+            });
         }, (ttl * 1000) / 3);
         try {
           return await new Promise<number>((resolve, reject) => {
