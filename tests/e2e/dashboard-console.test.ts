@@ -1,8 +1,8 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import axe from "axe-core";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { seriousViolations } from "./support/axe";
 import { launchChromium } from "./support/browser";
 import { printServerLogOnFailure, repoRoot, startApp, type App } from "./support/app-server";
 import { callOk, connectMcp, uniqueProjectPath, type AgentResult, type ProjectResult } from "./support/mcp";
@@ -307,13 +307,7 @@ describe("the overseer's console", () => {
             await page.emulateMedia({ colorScheme: scheme });
             await page.goto(`${app.url}${url}`);
             await page.locator(ready).first().waitFor({ timeout: 30_000 });
-            await page.addScriptTag({ content: axe.source });
-            const violations = await page.evaluate(async () => {
-              const result = await (window as unknown as { axe: typeof axe }).axe.run(document, { resultTypes: ["violations"] });
-              return result.violations
-                .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
-                .map((violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(" ")).slice(0, 3).join(", ")}`);
-            });
+            const violations = await seriousViolations(page);
             found.push(...violations.map((violation) => `${name} ${scheme} ${width}px — ${violation}`));
             await page.screenshot({ path: path.join(SHOTS, `${name}-${scheme}${width < 600 ? "-phone" : ""}.png`), fullPage: true });
           } finally {

@@ -2,6 +2,7 @@ import path from "node:path";
 import { SignJWT } from "jose";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seriousViolations } from "./support/axe";
 import { launchChromium } from "./support/browser";
 import { printServerLogOnFailure, repoRoot, startApp, type App } from "./support/app-server";
 import { callOk, connectMcp, uniqueProjectPath, type ProjectResult } from "./support/mcp";
@@ -65,6 +66,12 @@ describe.skipIf(process.env.E2E_BASE_URL)("dashboard sign-in", () => {
     page.on("pageerror", (error) => errors.push(error.message));
     try {
       await page.goto(link![1]!);
+      await page.getByLabel("Email").waitFor({ timeout: 30_000 });
+      // The signed-out pages meet the console's accessibility bar too, light and dark.
+      for (const colorScheme of ["light", "dark"] as const) {
+        await page.emulateMedia({ colorScheme });
+        expect(await seriousViolations(page), `setup, ${colorScheme}`).toEqual([]);
+      }
       await page.getByLabel("Email").fill(ADMIN.email);
       await page.getByLabel("Name").fill(ADMIN.name);
       await page.getByLabel(/^Password/).fill(ADMIN.password);
@@ -86,6 +93,10 @@ describe.skipIf(process.env.E2E_BASE_URL)("dashboard sign-in", () => {
       await page.goto(`${app.url}/mail/${project.slug}`);
       await page.waitForURL(`${app.url}/login?callbackUrl=${encodeURIComponent(`/mail/${project.slug}`)}`);
       await page.screenshot({ path: path.join(shots, "login.png") });
+      for (const colorScheme of ["light", "dark"] as const) {
+        await page.emulateMedia({ colorScheme });
+        expect(await seriousViolations(page), `login, ${colorScheme}`).toEqual([]);
+      }
 
       await signIn(page, ADMIN.email, "wrong password entirely");
       await expect(page.locator("#sign-in-error").innerText({ timeout: 30_000 })).resolves.toBe("Wrong email or password.");

@@ -11,6 +11,7 @@ import { Pager } from "@/components/pager";
 import { cn } from "@/lib/utils";
 import { relativeTime } from "@/lib/time";
 import { useTRPC } from "./trpc-provider";
+import { useLiveEvents } from "./use-live-events";
 
 type Params = { path?: string | null; cursor?: string | null; sha?: string | null; file?: string | null };
 
@@ -118,6 +119,8 @@ export function ArchiveBrowser({ project }: { project: string }) {
     }
     router.replace(`?${query}`, { scroll: false });
   };
+  // New mail means new commits shortly after (the archive is written behind the database).
+  useLiveEvents(project);
   const agents = useQuery(trpc.dashboard.project.queryOptions({ project_key: project }));
   const commits = useQuery(trpc.archive.commits.queryOptions({ project_key: project, limit: 30, ...(path ? { path } : {}), ...(cursor ? { cursor } : {}) }));
 
