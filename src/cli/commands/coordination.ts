@@ -29,7 +29,7 @@ export const reserveCommand: Command = {
   },
   async run(values, io) {
     const who = identity(values, "reserve", await clientEnv());
-    const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
+    const ttl = values.ttl === undefined ? 3600 : /^\d+$/.test(values.ttl as string) ? Number(values.ttl) : NaN;
     if (!Number.isInteger(ttl) || ttl < 60) throw new UsageError("--ttl must be a whole number of seconds, at least 60", "reserve");
     const result = await withRemote(values, io.signal, (remote) =>
       remote.call<{ granted: { id: number; path_pattern: string; expires_ts: string }[]; conflicts: { path: string; holders: Holder[] }[] }>("file_reservation_paths", {
@@ -157,7 +157,7 @@ export const waitCommand: Command = {
   },
   async run(values, io) {
     const who = identity(values, "wait", await clientEnv());
-    const timeout = values.timeout === undefined ? 30 : Number(values.timeout);
+    const timeout = values.timeout === undefined ? 30 : /^\d+$/.test(values.timeout as string) ? Number(values.timeout) : NaN;
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 60) throw new UsageError("--timeout must be a whole number of seconds from 1 to 60", "wait");
     const result = await withRemote(values, io.signal, (remote) =>
       remote.call<{ woke: "mail" | "timeout"; messages: AckItem[] }>("wait_for_mail", { ...agentArgs(who), timeout_seconds: timeout, urgent_only: values.urgent === true }),

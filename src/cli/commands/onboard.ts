@@ -11,13 +11,14 @@ const FILES = ["AGENTS.md", "CLAUDE.md"] as const;
 
 /** The instructions an agent reads at the start of a session: register, check mail, reserve files. */
 export function instructions(projectKey: string, url: string): string {
+  const key = JSON.stringify(projectKey);
   return [
     BEGIN,
     "## Coordination with other agents (Mailroom)",
     "",
     `Other agents work in this repository at the same time. Mailroom (MCP server \`mailroom\`, ${url}) is how you coordinate:`,
     "",
-    `1. **Register** once per session: \`ensure_project(human_key="${projectKey}")\`, then \`register_agent(project_key="${projectKey}", program=…, model=…, task_description=…)\`. Keep the \`registration_token\` (or the \`bearer_token\` on a team server) and your name; pass them on every call.`,
+    `1. **Register** once per session: \`ensure_project(human_key=${key})\`, then \`register_agent(project_key=${key}, program=…, model=…, task_description=…)\`. Keep the \`registration_token\` (or the \`bearer_token\` on a team server) and your name; pass them on every call.`,
     "2. **Check mail** before starting and between steps: `fetch_inbox` (or `mailroom inbox`). Answer with `reply_message`; `acknowledge_message` what asks for an ack.",
     "3. **Reserve files before editing them**: `file_reservation_paths(paths=[\"src/api/**\"], reason=…)`. If it lists conflicts, message the holder instead of editing. `release_file_reservations` when done.",
     "4. Long builds and test runs take a build slot: `mailroom run <slot> -- <command>`.",
@@ -29,8 +30,9 @@ export function instructions(projectKey: string, url: string): string {
 /** The file with the block replaced in place, or appended; unchanged text when it is already there. */
 export function withBlock(text: string, block: string): string {
   const start = text.indexOf(BEGIN_MARK);
-  const end = text.indexOf(END);
-  if (start !== -1 && end > start) return `${text.slice(0, start)}${block}${text.slice(end + END.length)}`;
+  const end = start === -1 ? -1 : text.indexOf(END, start);
+  if (start !== -1 && end === -1) throw new CommandFailure(`the file has a mailroom begin marker without its end marker; nothing was written: fix it by hand`);
+  if (start !== -1) return `${text.slice(0, start)}${block}${text.slice(end + END.length)}`;
   if (!text.trim()) return `${block}\n`;
   return `${text}${text.endsWith("\n") ? "" : "\n"}\n${block}\n`;
 }

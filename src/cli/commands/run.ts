@@ -33,7 +33,7 @@ export const runCommand: Command = {
   examples: ["mailroom run frontend-build -- npm run build", "mailroom run test-runner --shared -- npm test"],
   async run(values, io, args) {
     const who = identity(values, "run", await clientEnv());
-    const ttl = values.ttl === undefined ? DEFAULT_TTL_SECONDS : Number(values.ttl);
+    const ttl = values.ttl === undefined ? DEFAULT_TTL_SECONDS : /^\d+$/.test(values.ttl as string) ? Number(values.ttl) : NaN;
     if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) throw new UsageError("--ttl must be a whole number of seconds from 60 to 86400", "run");
     const slot = args.operand!;
     const target = {
