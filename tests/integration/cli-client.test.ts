@@ -1,6 +1,4 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -10,6 +8,7 @@ import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandFailure } from "@/cli/command";
 import { mergeToml } from "@/cli/commands/config";
+import { BIN, closedPort, inParallel, mailroom, NO_STACK, type Run } from "../helpers/cli";
 import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
@@ -21,61 +20,16 @@ import { connectMcp } from "../helpers/mcp-client";
 // or TEST_DATABASE_URL). Exact output, exit codes (0 done, 1 failed, 2 wrong usage), failures as
 // one line without a stack, and what the commands leave in the database and in client files.
 
-const ROOT = path.resolve(import.meta.dirname, "..", "..");
-const BIN = path.join(ROOT, "bin", "mailroom.mjs");
 const KEY = "/cli-client";
 const SLUG = "cli-client";
 const SECRET = "cli-client-jwt-secret-0123456789abcdef0123";
 /** A bearer token value that must never be printed or written by `config`. */
 const LEAKY_TOKEN = "tok-NEVER-WRITE-ME-5f3a9c";
-const NO_STACK = /\n\s+at /;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** The parent's environment without anything that would point the command elsewhere. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(base)) {
-    if (key.startsWith("MAILROOM_") || key.startsWith("JWT_") || key === "TEST_DATABASE_URL" || key === "DATABASE_URL") delete base[key];
-  }
-  return { ...base, ...extra };
-}
 
-function mailroom(args: string[], env: Record<string, string> = {}, stdin = ""): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { cwd: tmpdir(), env: childEnv(env) }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
-    });
-    child.stdin!.end(stdin);
-  });
-}
 
-/** Runs independent commands a few at a time (each child costs about a second of CPU). */
-async function inParallel<T extends (() => Promise<unknown>)[]>(tasks: [...T], width = 3): Promise<{ [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
-  const results: unknown[] = new Array(tasks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const index = next++;
-      results[index] = await tasks[index]!();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, tasks.length) }, worker));
-  return results as { [K in keyof T]: Awaited<ReturnType<T[K]>> };
-}
 
-/** A port nothing listens on: bound and released at once. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 /** `mailroom mcp-stdio` started by the MCP SDK's stdio client, as an MCP client would start it. */
 function bridge(url: string, env: Record<string, string> = {}, stderr: string[] = []): StdioClientTransport {

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -6,6 +5,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandFailure } from "@/cli/command";
 import { instructions, withBlock } from "@/cli/commands/onboard";
+import { inParallel, mailroom, NO_STACK, type Run } from "../helpers/cli";
 import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
@@ -17,48 +17,11 @@ import { callOk, connectMcp } from "../helpers/mcp-client";
 // TEST_DATABASE_URL). Exact output, exit codes (0 done, 1 failed, 2 wrong usage, 3 wait timed
 // out) and what the commands leave in the database and in the repository's files.
 
-const ROOT = path.resolve(import.meta.dirname, "..", "..");
-const BIN = path.join(ROOT, "bin", "mailroom.mjs");
 const KEY = "/cli-coordination";
-const NO_STACK = /\n\s+at /;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** The parent's environment without anything that would point the command elsewhere. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(base)) {
-    if (key.startsWith("MAILROOM_") || key.startsWith("JWT_") || key === "TEST_DATABASE_URL" || key === "DATABASE_URL") delete base[key];
-  }
-  return { ...base, ...extra };
-}
 
-function mailroom(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { cwd: tmpdir(), env: childEnv(env) }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
-    });
-    child.stdin!.end();
-  });
-}
 
-/** Runs independent commands a few at a time (each child costs about a second of CPU). */
-async function inParallel<T extends (() => Promise<unknown>)[]>(tasks: [...T], width = 2): Promise<{ [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
-  const results: unknown[] = new Array(tasks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const index = next++;
-      results[index] = await tasks[index]!();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, tasks.length) }, worker));
-  return results as { [K in keyof T]: Awaited<ReturnType<T[K]>> };
-}
 
 function expectOneLineFailure(run: Run, code: number, line: string) {
   expect(run.stdout).toBe("");
