@@ -54,6 +54,8 @@ export async function operationSamples(db: Database, projectKey: string): Promis
     "resource://inbox": asResource(blue),
     "resource://outbox": asResource(green),
     "resource://mailbox": asResource(blue),
+    "resource://views/unread": asResource(blue),
+    "resource://views/pending": asResource(blue),
     "resource://message": { message_id: messageId, ...asResource(blue) },
     "resource://thread": { thread_id: "MATRIX-1", ...asResource(blue) },
     "resource://views/urgent-unread": asResource(blue),

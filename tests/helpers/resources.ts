@@ -16,7 +16,7 @@ export async function readUri(ctx: ServiceContext, uri: string): Promise<Resourc
   throw new Error(`no resource matches ${uri}`);
 }
 
-export type RecipientView = "inbox" | "outbox" | "mailbox" | "views/urgent-unread" | "views/ack-required" | "views/acks-stale" | "views/ack-overdue";
+export type RecipientView = "inbox" | "outbox" | "mailbox" | "views/unread" | "views/pending" | "views/urgent-unread" | "views/ack-required" | "views/acks-stale" | "views/ack-overdue";
 
 /** resource://<view>/<agent>?<query> */
 export function readAgentResource(ctx: ServiceContext, view: RecipientView, agent: string, query: URLSearchParams) {

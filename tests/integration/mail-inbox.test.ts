@@ -59,7 +59,7 @@ async function setup(names: string[] = ["GreenLake", "BlueDog", "RedFox"]) {
     ack: (agent: string, id: number) =>
       invoke(acknowledgeMessage, ctx, messageActionInput.parse({ project_key: key, agent_name: agent, registration_token: agents[agent]!.token, message_id: id })),
     view: (
-      view: "inbox" | "mailbox" | "urgent-unread" | "ack-required" | "acks-stale" | "ack-overdue",
+      view: "inbox" | "mailbox" | "unread" | "pending" | "urgent-unread" | "ack-required" | "acks-stale" | "ack-overdue",
       agent: string,
       params: Record<string, string> = {},
       token: string | undefined = agents[agent]?.token,
@@ -466,6 +466,30 @@ describe("inbox, mailbox, outbox and view resources (§5)", () => {
       [b, null, null],
       [a, acked.read_at, acked.acknowledged_at],
     ]);
+  });
+
+  it("unread and pending count and list unread mail however deep it lies (older than the newest 250)", async () => {
+    const f = await setup();
+    const urgent = await f.send("GreenLake", { to: ["BlueDog"], importance: "urgent", ack_required: true });
+    const old = await f.send("GreenLake", { to: ["BlueDog"], ack_required: true });
+    for (let i = 0; i < 250; i++) await f.send("RedFox", { to: ["BlueDog"], cc: i % 2 ? ["GreenLake"] : [] });
+    await db.prisma.messageRecipient.updateMany({ where: { agentId: f.agents.BlueDog!.id, messageId: { gt: old } }, data: { readTs: new Date() } });
+    await f.ack("BlueDog", old);
+    await f.send("RedFox", { to: ["BlueDog"], importance: "high" });
+
+    const pending = await f.view("pending", "BlueDog");
+    expect(pending).toEqual({ project: f.project.human_key, agent: "BlueDog", unread: 2, urgent_unread: 2, ack_pending: 1 });
+    const unread = await f.view("unread", "BlueDog");
+    expect(unread.messages.map((m) => [m.id, m.read_at, m.ack_at])).toEqual([
+      [unread.messages[0]!.id, null, null],
+      [urgent, null, null],
+    ]);
+    expect(unread.messages[0]!.id).toBeGreaterThan(old);
+    expect((await f.view("unread", "BlueDog", { limit: "1" })).messages).toHaveLength(1);
+    // GreenLake was cc'd on half of them and has read nothing.
+    expect(await f.view("pending", "GreenLake")).toMatchObject({ unread: 125, urgent_unread: 0, ack_pending: 0 });
+    const stranger = await appError(f.view("pending", "BlueDog", {}, f.agents.RedFox!.token));
+    expect(stranger.code).toBe("AUTHENTICATION_REQUIRED");
   });
 
   it("urgent-unread lists only unread high/urgent mail", async () => {

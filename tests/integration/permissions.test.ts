@@ -54,6 +54,8 @@ const CORE: Record<string, Permission> = {
   "resource://message": "read",
   "resource://thread": "read",
   "resource://views/urgent-unread": "read",
+  "resource://views/unread": "read",
+  "resource://views/pending": "read",
   "resource://views/ack-required": "read",
   "resource://views/acks-stale": "read",
   "resource://views/ack-overdue": "read",

@@ -48,9 +48,14 @@ interface MailItem {
   body_md?: string;
 }
 
-async function mailbox(remote: Remote, who: Identity, limit: number): Promise<MailItem[]> {
-  const query = new URLSearchParams({ project: who.project, limit: String(limit), ...(who.token ? { agent_token: who.token } : {}) });
-  const result = await remote.read<{ messages: MailItem[] }>(`resource://mailbox/${encodeURIComponent(who.agent)}?${query}`);
+function agentQuery(who: Identity, extra: Record<string, string> = {}): string {
+  return new URLSearchParams({ project: who.project, ...extra, ...(who.token ? { agent_token: who.token } : {}) }).toString();
+}
+
+/** The newest `limit` messages of the agent's mailbox, or of its unread mail (however deep it lies). */
+async function mailbox(remote: Remote, who: Identity, limit: number, unreadOnly: boolean): Promise<MailItem[]> {
+  const view = unreadOnly ? "views/unread" : "mailbox";
+  const result = await remote.read<{ messages: MailItem[] }>(`resource://${view}/${encodeURIComponent(who.agent)}?${agentQuery(who, { limit: String(limit) })}`);
   return result.messages;
 }
 
@@ -102,14 +107,14 @@ export const inboxCommand: Command = {
   options: {
     ...AGENT_OPTIONS,
     all: { type: "boolean", description: "Read mail too" },
-    limit: { type: "string", value: "<n>", description: "Messages looked at, newest first (default 50, at most 1000)" },
+    limit: { type: "string", value: "<n>", description: "Messages listed, newest first (default 50, at most 1000)" },
     json: { type: "boolean", description: "Print the messages as JSON" },
   },
   async run(values, io) {
     const who = identity(values, "inbox", await clientEnv());
     const limit = values.limit === undefined ? 50 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError("--limit must be a whole number from 1 to 1000", "inbox");
-    const items = (await withRemote(values, io.signal, (remote) => mailbox(remote, who, limit))).filter((item) => values.all || !item.read_at);
+    const items = await withRemote(values, io.signal, (remote) => mailbox(remote, who, limit, values.all !== true));
     if (values.json) {
       io.out(json(items));
       return 0;
@@ -143,6 +148,8 @@ function messageAction(name: "read" | "ack", tool: string, summary: string): Com
 export const readCommand = messageAction("read", "mark_message_read", "Mark a message read");
 export const ackCommand = messageAction("ack", "acknowledge_message", "Acknowledge a message (and mark it read)");
 
+const HOOK_TIMEOUT_MS = 5_000;
+
 /**
  * For a client's prompt hook (Claude Code's UserPromptSubmit, …): one line when mail waits, nothing
  * otherwise, and never a failure that would block the prompt (exit 0; the reason goes to stderr).
@@ -154,16 +161,17 @@ export const hookCommand: Command = {
   neverFails: true,
   async run(values, io) {
     const who = identity(values, "hook", await clientEnv());
-    const items = await withRemote(values, io.signal, (remote) => mailbox(remote, who, 200));
-    const unread = items.filter((item) => !item.read_at);
-    const urgent = unread.filter((item) => item.importance === "urgent" || item.importance === "high").length;
-    const acks = items.filter((item) => item.ack_required && !item.ack_at).length;
+    // A prompt waits on this: a server that does not answer must not hold it up.
+    const signal = AbortSignal.any([io.signal, AbortSignal.timeout(HOOK_TIMEOUT_MS)]);
+    const { unread, urgent_unread: urgent, ack_pending: acks } = await withRemote(values, signal, (remote) =>
+      remote.read<{ unread: number; urgent_unread: number; ack_pending: number }>(`resource://views/pending/${encodeURIComponent(who.agent)}?${agentQuery(who)}`),
+    );
     if (values.json) {
-      io.out(json({ unread: unread.length, urgent, acks_due: acks }));
+      io.out(json({ unread, urgent, acks_due: acks }));
       return 0;
     }
-    if (unread.length === 0 && acks === 0) return 0;
-    const parts = [...(unread.length ? [`${unread.length} unread${urgent ? ` (${urgent} urgent)` : ""}`] : []), ...(acks ? [`${acks} ack${acks === 1 ? "" : "s"} due`] : [])];
+    if (unread === 0 && acks === 0) return 0;
+    const parts = [...(unread ? [`${unread} unread${urgent ? ` (${urgent} urgent)` : ""}`] : []), ...(acks ? [`${acks} ack${acks === 1 ? "" : "s"} due`] : [])];
     io.out(`Mailroom: ${parts.join(", ")} for ${who.agent} — run \`mailroom inbox\` or call fetch_inbox.\n`);
     return 0;
   },

@@ -162,6 +162,17 @@ export async function recipientMessages(db: Db, query: RecipientQuery): Promise<
     LIMIT ${query.limit}`;
 }
 
+/** One agent's unread mail (of it, high or urgent) and pending acks, counted on the partial indexes. */
+export async function agentPendingCounts(db: Db, agentId: number): Promise<{ unread: number; urgent_unread: number; ack_pending: number }> {
+  const [row] = await db.$queryRaw<{ unread: bigint; urgent_unread: bigint; ack_pending: bigint }[]>`
+    SELECT
+      (SELECT count(*) FROM message_recipients r WHERE r.agent_id = ${agentId} AND r.read_ts IS NULL) AS unread,
+      (SELECT count(*) FROM message_recipients r JOIN messages m ON m.id = r.message_id
+        WHERE r.agent_id = ${agentId} AND r.read_ts IS NULL AND m.importance IN ('high', 'urgent')) AS urgent_unread,
+      (SELECT count(*) FROM message_recipients r WHERE r.agent_id = ${agentId} AND r.ack_required AND r.ack_ts IS NULL) AS ack_pending`;
+  return { unread: Number(row!.unread), urgent_unread: Number(row!.urgent_unread), ack_pending: Number(row!.ack_pending) };
+}
+
 export interface VisibleQuery {
   projectId: number;
   /** The agent whose view this is; null is the operator's view of the whole project. */

@@ -9,6 +9,8 @@ import {
   inboxResource,
   mailboxResource,
   outboxResource,
+  pendingResource,
+  unreadResource,
   urgentUnreadResource,
 } from "@/server/services/messages/inbox";
 import { purgeOldMessages } from "@/server/services/messages/maintenance";
@@ -71,6 +73,8 @@ export const operations = {
     thread: threadResource,
     attachment: attachmentResource,
     urgentUnread: urgentUnreadResource,
+    unread: unreadResource,
+    pending: pendingResource,
     ackRequired: ackRequiredResource,
     acksStale: acksStaleResource,
     ackOverdue: ackOverdueResource,

@@ -270,6 +270,7 @@ export const inboxResourceInput = z.strictObject({
 export const outboxResourceInput = z.strictObject({ ...resourceAgent, limit: resourceLimit(20), since_ts: resourceSince, include_bodies: queryFlag.default(false) });
 export const mailboxResourceInput = z.strictObject({ ...resourceAgent, limit: resourceLimit(20) });
 export const acksStaleResourceInput = z.strictObject({ ...resourceAgent, limit: resourceLimit(20), ttl_seconds: queryInt(0, TEN_YEARS_SECONDS).default(1800) });
+export const pendingResourceInput = z.strictObject(resourceAgent);
 export const ackOverdueResourceInput = z.strictObject({ ...resourceAgent, limit: resourceLimit(50), ttl_minutes: queryInt(0, TEN_YEARS_SECONDS / 60).default(60) });
 
 const viewerResource = {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Project } from "@/generated/prisma/client";
-import { recipientMessages, recipientsOf, visibleMessages, type MessageRow, type RecipientQuery } from "@/server/db/mail-sql";
+import { agentPendingCounts, recipientMessages, recipientsOf, visibleMessages, type MessageRow, type RecipientQuery } from "@/server/db/mail-sql";
 import { defineOperation } from "@/server/operations/define";
 import { inboxItemOutput, messageWithRecipientsOutput, stateItemOutput } from "@/server/schemas/common";
 import {
@@ -11,6 +11,7 @@ import {
   inboxResourceInput,
   mailboxResourceInput,
   outboxResourceInput,
+  pendingResourceInput,
 } from "@/server/schemas/messages";
 import type { AgentContext, ServiceContext } from "../context";
 import { withMessageCommits } from "../archive/commits";
@@ -154,6 +155,33 @@ export const urgentUnreadResource = recipientView({
   uri: "resource://views/urgent-unread/{agent}",
   filter: () => ({ urgentOnly: true, unreadOnly: true }),
   item: withState,
+});
+
+/** Mailroom's own view (not in the reference): what `mailroom inbox` lists, unread at any depth of the mailbox. */
+export const unreadResource = recipientView({
+  name: "resource://views/unread",
+  description: "Your unread messages, newest first (reading this marks nothing read). Query: project, agent_token, limit.",
+  input: mailboxResourceInput,
+  output: recipientResultOutput(stateItemOutput),
+  uri: "resource://views/unread/{agent}",
+  filter: () => ({ unreadOnly: true }),
+  item: withState,
+});
+
+/** Mailroom's own view: the counts a prompt hook prints, exact however deep the mail lies. */
+export const pendingResource = defineOperation({
+  name: "resource://views/pending",
+  description: "How many of your messages are unread (and of those, high or urgent) and how many acks you owe. Query: project, agent_token.",
+  input: pendingResourceInput,
+  output: z.strictObject({ project: z.string(), agent: z.string(), unread: z.number().int(), urgent_unread: z.number().int(), ack_pending: z.number().int() }),
+  permission: "read",
+  kind: "query",
+  scope: "agent",
+  fields: resourceFields,
+  resource: "resource://views/pending/{agent}",
+  async handler(ctx) {
+    return { project: ctx.project.humanKey, agent: ctx.agent.name, ...(await agentPendingCounts(ctx.db, ctx.agent.id)) };
+  },
 });
 
 export const ackRequiredResource = recipientView({
