@@ -1,9 +1,9 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { env } from "@/env";
+import { env, redactedDatabaseUrl } from "@/env";
 import { LOCAL_OPERATOR } from "@/server/auth/actor";
 import { openDatabase, type Database } from "@/server/db/client";
-import { readMigrations } from "@/server/db/migrate";
+import { readMigrations, type MigrationFile } from "@/server/db/migrate";
 import { configFromEnv, type ServiceContext } from "@/server/services/context";
 
 // Server-side commands work on the database directly, opened as the server opens it (DATABASE_URL,
@@ -12,12 +12,27 @@ import { configFromEnv, type ServiceContext } from "@/server/services/context";
 // these commands are refused with the lock's message (stop it, or use Postgres).
 
 /** The install directory: the migrations are read from it, not from wherever the command was started. */
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** This install's migrations. */
+export function installMigrations(): MigrationFile[] {
+  return readMigrations(path.join(ROOT, "prisma", "migrations"));
+}
+
+/** The database as an operator reads it: the URL without its password, or the embedded one's folder. */
+export function databaseLabel(): string {
+  return env.DATABASE_URL ? redactedDatabaseUrl(env.DATABASE_URL) : `embedded database in ${path.resolve(env.DATA_DIR)}`;
+}
+
+/** The server's database, opened without migrating it. */
+export function openCommandDatabase(): Promise<Database> {
+  return openDatabase({ url: env.DATABASE_URL, dataDir: path.resolve(env.DATA_DIR), poolMax: 4, migrate: false });
+}
 
 export async function withDatabase<T>(signal: AbortSignal, fn: (ctx: ServiceContext, database: Database) => Promise<T>): Promise<T> {
-  const database = await openDatabase({ url: env.DATABASE_URL, dataDir: path.resolve(env.DATA_DIR), poolMax: 4, migrate: false });
+  const database = await openCommandDatabase();
   try {
-    if (env.MAILROOM_MIGRATE_ON_START) await database.migrate(readMigrations(path.join(ROOT, "prisma", "migrations")));
+    if (env.MAILROOM_MIGRATE_ON_START) await database.migrate(installMigrations());
     return await fn({ db: database.prisma, actor: LOCAL_OPERATOR, config: configFromEnv(), signal }, database);
   } finally {
     await database.close();

@@ -131,6 +131,24 @@ describe("stopping", () => {
     expect((await next.exited).code).toBe(0);
   });
 
+  it("SIGTERM to `mailroom serve` stops the server it runs, which releases its lock; the command exits 0", async () => {
+    const serve = await start({ launcher: "mailroom-serve" });
+    await waitUntilReady(serve);
+    const dataDir = dataDirs.at(-1)!;
+    await createProject(serve.url);
+    const serverPid = lockOwner(dataDir);
+    expect(serverPid).not.toBe(serve.child.pid);
+
+    serve.child.kill("SIGTERM");
+    const { code } = await serve.exited;
+    await gone(serverPid);
+
+    expect(code).toBe(0);
+    expect(serve.output()).toContain("[mailroom] SIGTERM: stopping");
+    expect(serve.output()).toContain("[mailroom] stopped");
+    expect(existsSync(lockOf(dataDir))).toBe(false);
+  });
+
   it("SIGINT to the start script stops the server, exiting 0", async () => {
     const server = await start({ launcher: "start-script" });
     await waitUntilReady(server);

@@ -7,7 +7,7 @@ import { env } from "@/env";
 import { PrismaClient, type Prisma as PrismaNamespace } from "@/generated/prisma/client";
 import { createEventBus, type EventBus } from "@/server/events/bus";
 import { acquireDataDirLock } from "./data-dir-lock";
-import { applyMigrations, type MigrationFile, type MigrationReport, type SqlSession } from "./migrate";
+import { applyMigrations, migrationStatus, type MigrationFile, type MigrationReport, type MigrationStatus, type SqlSession } from "./migrate";
 
 export type Prisma = PrismaClient;
 
@@ -27,6 +27,8 @@ export interface Database {
   ping(): Promise<void>;
   /** Applies the project's migrations (or the given list) under the migration lock. */
   migrate(migrations?: MigrationFile[]): Promise<MigrationReport>;
+  /** Which migrations are applied, pending or unknown to this install, changing nothing. */
+  migrationStatus(migrations?: MigrationFile[]): Promise<MigrationStatus>;
   close(): Promise<void>;
   pool?: pg.Pool;
   pglite?: PGlite;
@@ -41,7 +43,7 @@ export interface OpenOptions {
   migrate?: boolean;
 }
 
-function pgSession(client: pg.ClientBase): SqlSession {
+function pgSession(client: pg.ClientBase | pg.Pool): SqlSession {
   return {
     query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
     exec: async (sql: string) => {
@@ -80,6 +82,7 @@ async function openPostgres(url: string, poolMax: number): Promise<Database> {
         client.release();
       }
     },
+    migrationStatus: (migrations) => migrationStatus(pgSession(pool), migrations),
     close: async () => {
       await prisma.$disconnect();
       await pool.end();
@@ -107,6 +110,7 @@ async function openPGlite(dataDir: string): Promise<Database> {
       await pglite.query("SELECT 1");
     },
     migrate: (migrations) => applyMigrations(pgliteSession(pglite), migrations),
+    migrationStatus: (migrations) => migrationStatus(pgliteSession(pglite), migrations),
     close: async () => {
       await prisma.$disconnect();
       await pglite.close();

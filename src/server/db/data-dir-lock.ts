@@ -79,6 +79,13 @@ function ownerIsRunning(owner: LockOwner): boolean {
   return current === undefined || current === owner.identity;
 }
 
+/** Who holds the data directory's lock, without taking it (`mailroom doctor`). */
+export function dataDirLockState(dataDir: string): { state: "free" } | { state: "held" | "stale"; pid: number } {
+  const owner = readOwner(path.join(dataDir, "mailroom.lock"));
+  if (Number.isNaN(owner.pid)) return { state: "free" };
+  return { state: ownerIsRunning(owner) ? "held" : "stale", pid: owner.pid };
+}
+
 /** A data-directory lock this process holds (tooling/locks shows them). */
 export interface HeldLock {
   path: string;

@@ -51,6 +51,35 @@ export interface MigrationReport {
   alreadyApplied: number;
 }
 
+export interface MigrationStatus {
+  applied: number;
+  /** In the migrations folder, not in the database yet. */
+  pending: string[];
+  /** In the database, not in this install's folder: a newer version of Mailroom migrated it. */
+  unknown: string[];
+  /** Applied, but the file has changed since. */
+  changed: string[];
+  /** Started and never finished (a failed migration needing `prisma migrate resolve`). */
+  failed: string[];
+}
+
+/** The database's migrations against the folder's, read-only (`mailroom doctor`). */
+export async function migrationStatus(session: SqlSession, migrations = readMigrations()): Promise<MigrationStatus> {
+  const [{ present }] = (await session.query<{ present: boolean }>(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS present`)) as [{ present: boolean }];
+  const rows = present
+    ? await session.query<AppliedRow>(`SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL`)
+    : [];
+  const byName = new Map(rows.map((row) => [row.migration_name, row]));
+  const known = new Set(migrations.map((migration) => migration.name));
+  return {
+    applied: rows.filter((row) => row.finished_at !== null).length,
+    pending: migrations.filter((migration) => !byName.has(migration.name)).map((migration) => migration.name),
+    unknown: rows.filter((row) => !known.has(row.migration_name)).map((row) => row.migration_name),
+    changed: migrations.filter((migration) => byName.has(migration.name) && byName.get(migration.name)!.checksum !== migration.checksum).map((migration) => migration.name),
+    failed: rows.filter((row) => row.finished_at === null).map((row) => row.migration_name),
+  };
+}
+
 export async function applyMigrations(session: SqlSession, migrations = readMigrations()): Promise<MigrationReport> {
   await session.query("SELECT pg_advisory_lock($1)", [PRISMA_ADVISORY_LOCK_KEY]);
   try {

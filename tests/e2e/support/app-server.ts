@@ -72,9 +72,10 @@ export interface SpawnOptions {
   port?: number;
   /**
    * What is run: `node --import tsx server.mts` (the default, as the Docker image runs it),
-   * `node scripts/start.mjs`, or `npm start` (then `child` is npm, and the server runs below it).
+   * `node scripts/start.mjs`, `npm start` or `mailroom serve` (then `child` is npm or the command,
+   * and the server runs below it).
    */
-  launcher?: "server" | "start-script" | "npm-start";
+  launcher?: "server" | "start-script" | "npm-start" | "mailroom-serve";
   /** Extra settings for this server (applied last). */
   env?: Record<string, string>;
 }
@@ -83,6 +84,7 @@ const LAUNCHERS: Record<NonNullable<SpawnOptions["launcher"]>, [string, string[]
   server: [process.execPath, ["--import", "tsx", path.join(repoRoot, "server.mts")]],
   "start-script": [process.execPath, [path.join(repoRoot, "scripts", "start.mjs")]],
   "npm-start": ["npm", ["start"]],
+  "mailroom-serve": [process.execPath, [path.join(repoRoot, "bin", "mailroom.mjs"), "serve"]],
 };
 
 /** Runs the production server (server.mts, what `npm start` runs) in its own process group with a clean, explicit environment. */
