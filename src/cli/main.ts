@@ -5,10 +5,14 @@ import { archiveCommands } from "./commands/archive";
 import { mcpStdioCommand } from "./commands/bridge";
 import { configCommands } from "./commands/config";
 import { acksCommands, releaseCommand, reservationsCommand, reserveCommand, waitCommand } from "./commands/coordination";
+import { doctorCommand } from "./commands/doctor";
 import { exportCommand } from "./commands/export";
+import { guardCommands } from "./commands/guard";
 import { ackCommand, hookCommand, inboxCommand, readCommand, sendCommand } from "./commands/mail";
 import { onboardCommand } from "./commands/onboard";
 import { runCommand } from "./commands/run";
+import { watchCommand } from "./commands/watch";
+import { migrateCommand, serveCommand } from "./commands/server";
 import { tokenCommands, userCommands } from "./commands/accounts";
 import { CommandFailure, commandHelp, EXIT, groupHelp, parseOptions, splitArgs, UsageError, wantsHelp, type Command, type CommandGroup, type Io } from "./command";
 import { describeFailure } from "./failure";
@@ -26,6 +30,7 @@ const ENTRIES: ReadonlyArray<Command | CommandGroup> = [
   ackCommand,
   hookCommand,
   waitCommand,
+  watchCommand,
   reserveCommand,
   releaseCommand,
   reservationsCommand,
@@ -34,6 +39,10 @@ const ENTRIES: ReadonlyArray<Command | CommandGroup> = [
   mcpStdioCommand,
   configCommands,
   onboardCommand,
+  guardCommands,
+  serveCommand,
+  migrateCommand,
+  doctorCommand,
   exportCommand,
   archiveCommands,
   userCommands,

@@ -38,19 +38,31 @@ export function mcpEndpoint(values: OptionValues, env: Env): URL {
   return url.pathname === "/" || url.pathname === "" ? new URL("/api/mcp", url) : url;
 }
 
+/** The server's base URL (the MCP endpoint without /api/mcp), for its other routes and the guard's hook. */
+export function serverBase(values: OptionValues, env: Env): string {
+  return mcpEndpoint(values, env).href.replace(/\/api\/mcp\/?$/, "");
+}
+
 export function authHeaders(env: Env): Record<string, string> {
   return env.MAILROOM_TOKEN ? { authorization: `Bearer ${env.MAILROOM_TOKEN}` } : {};
+}
+
+/** One line for the server refusing a request with this HTTP status. */
+export function httpRefusal(status: number | undefined, endpoint: URL): string {
+  const where = endpoint.origin;
+  if (status === 401) return `the server at ${where} refused the credentials (401): set MAILROOM_TOKEN to a valid token`;
+  if (status === 403) return `the server at ${where} refused the call (403): the token lacks the role or project scope`;
+  if (status === 404) return `nothing at ${endpoint.origin}${endpoint.pathname} (404): check MAILROOM_URL`;
+  if (status === 429) return `the server at ${where} is rate-limiting this token (429); try again shortly`;
+  return `the server at ${where} answered HTTP ${status ?? "error"}`;
 }
 
 /** One line for a failure to talk to the server. */
 export function describeRemoteFailure(error: unknown, endpoint: URL): string {
   const where = endpoint.origin;
-  if (error instanceof StreamableHTTPError) {
-    if (error.code === 401) return `the server at ${where} refused the credentials (401): set MAILROOM_TOKEN to a valid token`;
-    if (error.code === 403) return `the server at ${where} refused the call (403): the token lacks the role or project scope`;
-    if (error.code === 404) return `no MCP endpoint at ${endpoint.href} (404): check MAILROOM_URL`;
-    if (error.code === 429) return `the server at ${where} is rate-limiting this token (429); try again shortly`;
-    return `the server at ${where} answered HTTP ${error.code ?? "error"}`;
+  if (error instanceof StreamableHTTPError) return httpRefusal(error.code, endpoint);
+  if ((error as { name?: string })?.name === "TimeoutError" || (error as { cause?: { name?: string } })?.cause?.name === "TimeoutError") {
+    return `the server at ${where} did not answer in time`;
   }
   // The server's own JSON-RPC error (an unknown resource, a refused argument): its message as it is.
   if (error instanceof McpError) return error.message.replace(/^MCP error -?\d+: /, "");
@@ -74,9 +86,13 @@ export interface Remote {
 
 export async function connectRemote(values: OptionValues, signal: AbortSignal): Promise<Remote> {
   const env = await clientEnv();
-  const endpoint = mcpEndpoint(values, env);
+  return connectTo(mcpEndpoint(values, env), authHeaders(env), signal);
+}
+
+/** An MCP session with the server at `endpoint`, sending `headers` with every request. */
+export async function connectTo(endpoint: URL, headers: Record<string, string>, signal: AbortSignal): Promise<Remote> {
   const client = new Client({ name: "mailroom-cli", version: "1.0.0" });
-  const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: authHeaders(env), signal } });
+  const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers, signal } });
   try {
     await client.connect(transport);
   } catch (error) {

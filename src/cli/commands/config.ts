@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { CommandFailure, json, type Command, type CommandGroup, type OptionValues } from "../command";
-import { clientEnv, mcpEndpoint, SERVER_OPTIONS } from "../remote";
+import { CommandFailure, json, UsageError, type Command, type CommandGroup, type OptionValues } from "../command";
+import { clientEnv, connectTo, describeRemoteFailure, mcpEndpoint, SERVER_OPTIONS } from "../remote";
 
 // `mailroom config <client>`: the configuration each MCP client documents for a Streamable HTTP
 // server with a bearer token, printed or merged into the client's file. The token itself is never
@@ -198,8 +198,143 @@ function clientCommand(format: ClientFormat): Command {
   };
 }
 
+interface ConfiguredEntry {
+  url: string;
+  /** The Authorization header with the client's variables filled in, when the entry sends one. */
+  authorization?: string;
+  /** Variables the header names that are not set here. */
+  unset: string[];
+}
+
+/** `${VAR}`, `${env:VAR}` and `$VAR` as the clients expand them; VS Code's `${input:…}` prompt is MAILROOM_TOKEN here. */
+function expand(value: string, unset: string[]): string {
+  return value.replace(/\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)|\$\{input:[^}]*\}/g, (whole, braced?: string, bare?: string) => {
+    const name = braced ?? bare ?? "MAILROOM_TOKEN";
+    // eslint-disable-next-line no-restricted-properties -- a client's file may name any variable of the environment it runs in
+    const found = process.env[name];
+    if (found === undefined) unset.push(name);
+    return found ?? whole;
+  });
+}
+
+/** The mailroom entry of a client's file, as that client reads it. */
+export function configuredEntry(format: ClientFormat, file: string): ConfiguredEntry {
+  if (!existsSync(file)) throw new CommandFailure(`${file} does not exist: run \`mailroom config ${format.client} --write\``);
+  const unset: string[] = [];
+  if (format.client === "codex") {
+    const lines = readFileSync(file, "utf8").split("\n");
+    const start = lines.findIndex((line) => new RegExp(`^\\s*\\[\\s*mcp_servers\\s*\\.\\s*${KEY}\\s*\\]`).test(line));
+    if (start === -1) throw new CommandFailure(`${file} has no [mcp_servers.${NAME}] table: run \`mailroom config codex --write\``);
+    const table: Record<string, string> = {};
+    for (const line of lines.slice(start + 1)) {
+      if (HEADER.test(line)) break;
+      const match = /^\s*([A-Za-z_]+)\s*=\s*"((?:[^"\\]|\\.)*)"/.exec(line);
+      if (match) table[match[1]!] = JSON.parse(`"${match[2]}"`) as string;
+    }
+    if (!table.url) throw new CommandFailure(`[mcp_servers.${NAME}] in ${file} has no url`);
+    const variable = table.bearer_token_env_var;
+    // eslint-disable-next-line no-restricted-properties -- the variable Codex reads the token from
+    const token = variable ? process.env[variable] : undefined;
+    if (variable && token === undefined) unset.push(variable);
+    return { url: table.url, authorization: token === undefined ? undefined : `Bearer ${token}`, unset };
+  }
+  const entry = format.entry("", false);
+  if (entry.kind !== "json") throw new CommandFailure(`${format.title}'s file is not JSON`);
+  const servers = readJsonFile(file)[entry.container] as Record<string, unknown> | undefined;
+  const own = servers?.[NAME] as { url?: unknown; httpUrl?: unknown; serverUrl?: unknown; headers?: Record<string, unknown> } | undefined;
+  if (!own || typeof own !== "object") throw new CommandFailure(`${file} has no '${NAME}' entry under '${entry.container}': run \`mailroom config ${format.client} --write\``);
+  const url = [own.url, own.httpUrl, own.serverUrl].find((value): value is string => typeof value === "string");
+  if (!url) throw new CommandFailure(`the '${NAME}' entry in ${file} has no URL`);
+  const header = Object.entries(own.headers ?? {}).find(([name]) => name.toLowerCase() === "authorization")?.[1];
+  return { url: expand(url, unset), authorization: typeof header === "string" ? expand(header, unset) : undefined, unset };
+}
+
+const REQUIRED_TOOLS = ["health_check", "register_agent", "send_message", "fetch_inbox"];
+/** A server that accepts the connection and never answers fails the check rather than hanging it. */
+const CHECK_TIMEOUT_MS = 10_000;
+
+interface ConfigCheck {
+  name: "file" | "reachable" | "token" | "tools";
+  status: "ok" | "fail" | "skipped";
+  detail: string;
+}
+
+const skipped = (names: ConfigCheck["name"][], detail: string): ConfigCheck[] => names.map((name) => ({ name, status: "skipped", detail }));
+
+/** Reachable, token accepted, the tools listed: one MCP session with the entry's URL and header. */
+async function serverChecks(entry: ConfiguredEntry, interrupt: AbortSignal): Promise<ConfigCheck[]> {
+  const signal = AbortSignal.any([interrupt, AbortSignal.timeout(CHECK_TIMEOUT_MS)]);
+  if (!URL.canParse(entry.url)) return [{ name: "reachable", status: "fail", detail: `'${entry.url}' is not a URL` }, ...skipped(["token", "tools"], "no server to reach")];
+  const endpoint = new URL(entry.url);
+  let remote;
+  try {
+    remote = await connectTo(endpoint, entry.authorization ? { authorization: entry.authorization } : {}, signal);
+  } catch (error) {
+    const reason = error instanceof CommandFailure ? error.message : "could not connect";
+    if (!/refused the (credentials|call)|rate-limiting/.test(reason)) return [{ name: "reachable", status: "fail", detail: reason }, ...skipped(["token", "tools"], "the server could not be reached")];
+    const unset = entry.unset.length ? ` (not set here: ${entry.unset.join(", ")})` : "";
+    return [{ name: "reachable", status: "ok", detail: `Mailroom answers at ${endpoint.href}` }, { name: "token", status: "fail", detail: `${reason}${unset}` }, ...skipped(["tools"], "the token was refused")];
+  }
+  try {
+    let tools: { name: string }[];
+    try {
+      ({ tools } = await remote.client.listTools(undefined, { signal }));
+    } catch (error) {
+      return [{ name: "reachable", status: "fail", detail: describeRemoteFailure(error, endpoint) }, ...skipped(["token", "tools"], "the server did not list its tools")];
+    }
+    const names = new Set(tools.map((tool) => tool.name));
+    const missing = REQUIRED_TOOLS.filter((name) => !names.has(name));
+    return [
+      { name: "reachable", status: "ok", detail: `Mailroom answers at ${endpoint.href}` },
+      { name: "token", status: "ok", detail: entry.authorization ? "the server accepts the token" : "the server accepts calls without a token (local mode)" },
+      missing.length
+        ? { name: "tools", status: "fail", detail: `${tools.length} tools listed, but not ${missing.join(", ")}: the token's role does not allow them (agents need the writer role)` }
+        : { name: "tools", status: "ok", detail: `${tools.length} tools listed, ${REQUIRED_TOOLS.join(", ")} among them` },
+    ];
+  } finally {
+    await remote.close().catch(() => undefined);
+  }
+}
+
+const checkCommand: Command = {
+  name: "config check",
+  summary: "Check a client's file against the running server: entry present, reachable, token valid, tools listed",
+  operand: { name: "client", description: CLIENT_NAMES.join(" | ") },
+  description: "Reads the entry as the client would (its variables taken from this environment), connects, and lists the tools. Exit 1 when a check fails.",
+  options: {
+    file: { type: "string", value: "<path>", description: "The client's file (default where `mailroom config <client> --write` puts it)" },
+    json: { type: "boolean", description: "Print the checks as JSON" },
+  },
+  examples: ["mailroom config check claude-code", "mailroom config check codex --json"],
+  async run(values, io, args) {
+    const format = FORMATS.find((candidate) => candidate.client === args.operand);
+    if (!format) throw new UsageError(`unknown client '${args.operand}'; one of ${CLIENT_NAMES.join(", ")}`, "config check");
+    await clientEnv();
+    const file = path.resolve((values.file as string | undefined) ?? format.file(os.homedir()));
+    let entry: ConfiguredEntry | undefined;
+    let checks: ConfigCheck[] = [];
+    try {
+      entry = configuredEntry(format, file);
+    } catch (error) {
+      if (!(error instanceof CommandFailure)) throw error;
+      checks = [{ name: "file", status: "fail", detail: error.message }, ...skipped(["reachable", "token", "tools"], "no entry to check")];
+    }
+    if (entry) {
+      const found: ConfigCheck = { name: "file", status: "ok", detail: `${file}: '${NAME}' at ${entry.url}${entry.authorization ? " with an Authorization header" : ""}` };
+      checks = [found, ...(await serverChecks(entry, io.signal))];
+    }
+    const ok = checks.every((check) => check.status !== "fail");
+    if (values.json) io.out(json({ client: format.client, file, url: entry?.url ?? null, ok, checks }));
+    else {
+      for (const check of checks) io.out(`${{ ok: "ok", fail: "FAIL", skipped: "skip" }[check.status].padEnd(5)} ${check.name.padEnd(10)} ${check.detail}\n`);
+      io.out(ok ? `${format.title} is set up for Mailroom.\n` : `${format.title} is not set up correctly.\n`);
+    }
+    return ok ? 0 : 1;
+  },
+};
+
 export const configCommands: CommandGroup = {
   name: "config",
-  summary: `Print or write an MCP client's configuration for this server (${CLIENT_NAMES.join(", ")})`,
-  commands: FORMATS.map(clientCommand),
+  summary: `Print or write an MCP client's configuration for this server (${CLIENT_NAMES.join(", ")}), or check it`,
+  commands: [...FORMATS.map(clientCommand), checkCommand],
 };

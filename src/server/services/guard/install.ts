@@ -1,4 +1,4 @@
-import { access, chmod, mkdir, open, readdir, rename, rmdir, unlink, writeFile } from "node:fs/promises";
+import { access, chmod, mkdir, open, readdir, readFile, rename, rmdir, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AppError } from "@/server/errors";
 import { hooksDirectory } from "./hooks-dir";
@@ -58,6 +58,41 @@ export async function installGuard(repoPath: string, settings: PluginSettings): 
   }
   await writeFile(path.join(pluginDir, CHECK_SCRIPT_NAME), CHECK_SCRIPT, { mode: 0o644 });
   return installed;
+}
+
+export interface GuardStatus {
+  hooks_dir: string;
+  installed: boolean;
+  hooks: Record<HookName, { runner: "mailroom" | "other" | "none"; plugin: boolean; previous_hook: boolean }>;
+  /** The settings the installed plugin carries (the pre-commit one's), null when there is none. */
+  project: string | null;
+  server_url: string | null;
+}
+
+/** A value the plugin wrote as a single-quoted sh word. */
+function setting(text: string, name: string): string | null {
+  const match = new RegExp(`^${name}='((?:[^']|'\\\\'')*)'$`, "m").exec(text);
+  return match ? match[1]!.replaceAll(`'\\''`, "'") : null;
+}
+
+/** What of the guard is installed in the working tree at `repoPath`, read from its hooks directory. */
+export async function guardStatus(repoPath: string): Promise<GuardStatus> {
+  const hooks = await hooksDirectory(repoPath);
+  const pluginDir = path.join(hooks, "hooks.d");
+  const status = {} as GuardStatus["hooks"];
+  let settings = "";
+  for (const hook of HOOK_NAMES) {
+    const runner = await head(path.join(hooks, hook));
+    const plugin = (await readFile(path.join(pluginDir, hook, PLUGIN_NAME), "utf8").catch(() => undefined)) ?? "";
+    if (plugin.includes(PLUGIN_SENTINEL) && !settings) settings = plugin;
+    status[hook] = {
+      runner: runner === undefined ? "none" : runner.includes(chainRunnerSentinel(hook)) ? "mailroom" : "other",
+      plugin: plugin.includes(PLUGIN_SENTINEL),
+      previous_hook: await exists(path.join(hooks, `${hook}.orig`)),
+    };
+  }
+  const installed = HOOK_NAMES.every((hook) => status[hook].runner === "mailroom" && status[hook].plugin) && (await exists(path.join(pluginDir, CHECK_SCRIPT_NAME)));
+  return { hooks_dir: hooks, installed, hooks: status, project: setting(settings, "MAILROOM_GUARD_PROJECT"), server_url: setting(settings, "MAILROOM_GUARD_URL") };
 }
 
 /** Removes Mailroom's plugins, then each chain runner no other plugin needs, putting back the hook it replaced. */
