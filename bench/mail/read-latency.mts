@@ -16,7 +16,7 @@ import pg from "pg";
 import { openDatabase, type Database } from "../../src/server/db/client";
 import { invoke } from "../../src/server/operations/invoke";
 import type { ServiceContext } from "../../src/server/services/context";
-import { fetchInbox } from "../../src/server/services/messages/inbox";
+import { fetchInbox, pendingResource, unreadResource } from "../../src/server/services/messages/inbox";
 import { searchMessages } from "../../src/server/services/messages/search";
 import { repoRoot } from "../lib/processes.mjs";
 import { formatInt, formatMs, median, table } from "../lib/report.mjs";
@@ -67,12 +67,16 @@ interface Operation {
 
 function operations(): Operation[] {
   const inbox = { project_key: SEED.projectKey, agent_name: SEED.hotAgent, registration_token: SEED.hotToken, limit: 20 };
+  const viewer = { project: SEED.projectKey, agent: SEED.hotAgent, agent_token: SEED.hotToken };
   const search = (label: string, name: string, query: string): Operation => {
     const input = { project_key: SEED.projectKey, agent_name: SEED.hotAgent, registration_token: SEED.hotToken, query };
     return { name, label, mainSql: /websearch_to_tsquery/, call: (ctx) => invoke(searchMessages, ctx, input) };
   };
   return [
     { name: "fetch-inbox", label: `fetch_inbox ${SEED.hotAgent}, limit 20`, mainSql: /FROM message_recipients r/, call: (ctx) => invoke(fetchInbox, ctx, inbox) },
+    // What `mailroom inbox` and `mailroom hook` (a client's prompt hook) read.
+    { name: "views-unread", label: `resource://views/unread ${SEED.hotAgent}, limit 20`, mainSql: /FROM message_recipients r/, call: async (ctx) => (await invoke(unreadResource, ctx, { ...viewer, limit: 20 })).messages },
+    { name: "views-pending", label: `resource://views/pending ${SEED.hotAgent} (the hook's counts)`, mainSql: /count\(\*\) FROM message_recipients/, call: async (ctx) => [await invoke(pendingResource, ctx, viewer)] },
     search(`search common word '${COMMON_WORD}'`, "search-common-word", COMMON_WORD),
     search(`search rare word '${RARE_WORD}'`, "search-rare-word", RARE_WORD),
     search(`search phrase '"merge conflict"'`, "search-phrase", '"merge conflict"'),

@@ -26,11 +26,6 @@ const SECRET = "cli-client-jwt-secret-0123456789abcdef0123";
 /** A bearer token value that must never be printed or written by `config`. */
 const LEAKY_TOKEN = "tok-NEVER-WRITE-ME-5f3a9c";
 
-
-
-
-
-
 /** `mailroom mcp-stdio` started by the MCP SDK's stdio client, as an MCP client would start it. */
 function bridge(url: string, env: Record<string, string> = {}, stderr: string[] = []): StdioClientTransport {
   const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, "mcp-stdio"], env: { MAILROOM_URL: url, ...env }, cwd: tmpdir(), stderr: "pipe" });

@@ -101,14 +101,14 @@ function migrationsCheck(status: Awaited<ReturnType<Database["migrationStatus"]>
   return { name: "migrations", status: "ok", detail: `all ${status.applied} applied` };
 }
 
-async function archiveCheck(database: Database, env: Env): Promise<Check> {
+async function archiveCheck(database: Database): Promise<Check> {
   const { configFromEnv } = await import("@/server/services/context");
   const config = configFromEnv().archive;
   if (!config.enabled) return { name: "archive", status: "ok", detail: "disabled (ARCHIVE_ENABLED=false)" };
   const [{ verifyArchive }, { pendingEvents }] = await Promise.all([import("@/server/archive/verify"), import("@/server/archive/status")]);
   const [report, backlog] = await Promise.all([verifyArchive(database.prisma, config), pendingEvents(database.prisma)]);
   const queued = backlog.pending ? `; ${backlog.pending} events queued (oldest ${backlog.oldestAgeSeconds} s)` : "";
-  const writer = database.kind === "postgres" && env.DATABASE_URL ? await archiveWriter(database) : "";
+  const writer = database.kind === "postgres" ? await archiveWriter(database) : "";
   if (!report.commit && report.projects.every((project) => project.messages === 0)) return { name: "archive", status: "ok", detail: `${path.resolve(config.dir)}: empty, as the database${queued}${writer}` };
   const missing = report.projects.reduce((sum, project) => sum + project.missing_count, 0);
   const orphans = report.projects.reduce((sum, project) => sum + project.orphan_count, 0);
@@ -176,7 +176,7 @@ export async function runChecks(env: Env): Promise<Check[]> {
     const migrations = migrationsCheck(await database.migrationStatus(installMigrations()), env.MAILROOM_MIGRATE_ON_START);
     checks.push(migrations);
     if (migrations.status === "ok") {
-      checks.push(await archiveCheck(database, env).catch((error: unknown) => ({ name: "archive", status: "fail", detail: messageOf(error) }) satisfies Check));
+      checks.push(await archiveCheck(database).catch((error: unknown) => ({ name: "archive", status: "fail", detail: messageOf(error) }) satisfies Check));
     } else {
       checks.push({ name: "archive", status: "skipped", detail: "the schema is not up to date" });
     }
