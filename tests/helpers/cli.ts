@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { expect } from "vitest";
 
 // The real `mailroom` executable in a child process, for the CLI tests: its output, exit code, and
 // an environment that points it only where the test says.
@@ -23,6 +24,21 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
     if (key.startsWith("MAILROOM_") || key.startsWith("JWT_") || key === "TEST_DATABASE_URL" || key === "DATABASE_URL") delete base[key];
   }
   return { ...base, ...extra };
+}
+
+/** A failure as every command reports one: nothing on stdout, one line on stderr without a stack, the exit code. */
+export function expectOneLineFailure(run: Run, code: number, line: string): void {
+  expect(run.stdout).toBe("");
+  expect(run.stderr).toBe(`${line}\n`);
+  expect(run.stderr).not.toMatch(NO_STACK);
+  expect(run.code).toBe(code);
+}
+
+/** Exactly this on stdout, nothing on stderr, and the exit code. */
+export function expectOk(run: Run, stdout: string, code = 0): void {
+  expect(run.stderr).toBe("");
+  expect(run.stdout).toBe(stdout);
+  expect(run.code).toBe(code);
 }
 
 /** Runs `mailroom <args>` to the end, from a neutral working directory, with `stdin` as its input. */

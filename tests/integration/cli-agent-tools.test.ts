@@ -5,7 +5,7 @@ import path from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, childEnv, closedPort, inParallel, mailroom, NO_STACK, type Run } from "../helpers/cli";
+import { BIN, childEnv, closedPort, expectOk, expectOneLineFailure, inParallel, mailroom, type Run } from "../helpers/cli";
 import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
@@ -23,19 +23,6 @@ const KEY = "/cli-agent-tools";
 const SECRET = "cli-agent-tools-jwt-secret-0123456789abcdef";
 /** Someone else's pre-commit hook, there before the guard. */
 const ORIGINAL_HOOK = "#!/bin/sh\necho 'original pre-commit ran'\n";
-
-function expectOneLineFailure(run: Run, code: number, line: string) {
-  expect(run.stdout).toBe("");
-  expect(run.stderr).toBe(`${line}\n`);
-  expect(run.stderr).not.toMatch(NO_STACK);
-  expect(run.code).toBe(code);
-}
-
-function expectOk(run: Run, stdout: string, code = 0) {
-  expect(run.stderr).toBe("");
-  expect(run.stdout).toBe(stdout);
-  expect(run.code).toBe(code);
-}
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 let server: TestServer;

@@ -8,7 +8,7 @@ import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandFailure } from "@/cli/command";
 import { mergeToml } from "@/cli/commands/config";
-import { BIN, closedPort, inParallel, mailroom, NO_STACK, type Run } from "../helpers/cli";
+import { BIN, closedPort, expectOneLineFailure, inParallel, mailroom, NO_STACK } from "../helpers/cli";
 import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
@@ -31,13 +31,6 @@ function bridge(url: string, env: Record<string, string> = {}, stderr: string[] 
   const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, "mcp-stdio"], env: { MAILROOM_URL: url, ...env }, cwd: tmpdir(), stderr: "pipe" });
   transport.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
   return transport;
-}
-
-function expectOneLineFailure(run: Run, code: number, line: string) {
-  expect(run.stdout).toBe("");
-  expect(run.stderr).toBe(`${line}\n`);
-  expect(run.stderr).not.toMatch(NO_STACK);
-  expect(run.code).toBe(code);
 }
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;

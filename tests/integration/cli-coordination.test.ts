@@ -5,7 +5,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandFailure } from "@/cli/command";
 import { instructions, withBlock } from "@/cli/commands/onboard";
-import { inParallel, mailroom, NO_STACK, type Run } from "../helpers/cli";
+import { expectOk, expectOneLineFailure, inParallel, mailroom, NO_STACK } from "../helpers/cli";
 import { openTestDatabase } from "../helpers/database";
 import { startTestServer, type TestServer } from "../helpers/http-server";
 import { projectWithAgents, type TestAgent } from "../helpers/mail";
@@ -18,23 +18,6 @@ import { callOk, connectMcp } from "../helpers/mcp-client";
 // out) and what the commands leave in the database and in the repository's files.
 
 const KEY = "/cli-coordination";
-
-
-
-
-
-function expectOneLineFailure(run: Run, code: number, line: string) {
-  expect(run.stdout).toBe("");
-  expect(run.stderr).toBe(`${line}\n`);
-  expect(run.stderr).not.toMatch(NO_STACK);
-  expect(run.code).toBe(code);
-}
-
-function expectOk(run: Run, stdout: string, code = 0) {
-  expect(run.stderr).toBe("");
-  expect(run.stdout).toBe(stdout);
-  expect(run.code).toBe(code);
-}
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 let server: TestServer;
