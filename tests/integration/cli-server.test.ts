@@ -3,7 +3,9 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ARCHIVE_LOCK_CLASS } from "@/server/archive/lock";
 import { openDatabase } from "@/server/db/client";
 import { invoke } from "@/server/operations/invoke";
 import { sendMessageInput } from "@/server/schemas/messages";
@@ -241,7 +243,11 @@ describe("doctor's other failures", () => {
 describe.skipIf(!process.env.TEST_DATABASE_URL)("doctor on Postgres", () => {
   it("a fresh database: its version, every migration applied, the archive empty with no writer, the clock", async () => {
     const db = await openTestDatabase();
+    // Another database's archive writer holds the same advisory key: pg_locks spans the server.
+    const elsewhere = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await elsewhere.connect();
     try {
+      await elsewhere.query("SELECT pg_advisory_lock($1::int, 0)", [ARCHIVE_LOCK_CLASS]);
       const archiveDir = path.join(work, "pg-archive");
       const run = await mailroom(["doctor", "--json"], machine(path.join(work, "pg-unused"), { DATABASE_URL: db.url!, ARCHIVE_DIR: archiveDir }));
       const report = doctorOf(run);
@@ -251,6 +257,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("doctor on Postgres", () => {
       expect(report.migrations!.detail).toBe(`all ${MIGRATIONS.length} applied`);
       expect(report.archive!.detail).toBe(`${archiveDir}: empty, as the database; no instance holds the writer lock (no server running?)`);
     } finally {
+      await elsewhere.end();
       await db.close();
     }
   });

@@ -124,7 +124,9 @@ async function archiveWriter(database: Database): Promise<string> {
   const { ARCHIVE_LOCK_CLASS } = await import("@/server/archive/lock");
   const rows = await database.prisma.$queryRaw<{ pid: number; address: string | null }[]>`
     SELECT l.pid, host(a.client_addr) AS address FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-    WHERE l.locktype = 'advisory' AND l.classid = ${ARCHIVE_LOCK_CLASS}::int::oid AND l.objid = 0 AND l.objsubid = 2 AND l.granted`;
+    WHERE l.locktype = 'advisory' AND l.classid = ${ARCHIVE_LOCK_CLASS}::int::oid AND l.objid = 0 AND l.objsubid = 2 AND l.granted
+      -- pg_locks spans the whole server: other databases' archive writers hold the same key.
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
   const holder = rows[0];
   return holder ? `; the writer lock is held (backend ${holder.pid}${holder.address ? ` from ${holder.address}` : ""})` : "; no instance holds the writer lock (no server running?)";
 }

@@ -78,9 +78,10 @@ async function open(url: URL, env: Env, signal: AbortSignal): Promise<ReadableSt
   }
   if (response.ok && response.body) return response.body;
   const body = (await response.json().catch(() => undefined)) as { error?: { type?: string; message?: string } } | undefined;
-  // The server's own reason when it gave one (an agent's wrong token, an unknown project).
-  if (body?.error?.message && body.error.type !== "AUTHENTICATION_REQUIRED") throw new CommandFailure(`${body.error.type}: ${body.error.message}`);
-  if (body?.error?.message?.includes("agent_token")) throw new CommandFailure(`${body.error.type}: ${body.error.message}`);
+  // The server's own reason (an agent's wrong token, an unknown project); a refused bearer token
+  // gets the same line as every other client command.
+  const error = body?.error;
+  if (error?.message && (error.type !== "AUTHENTICATION_REQUIRED" || error.message.includes("agent_token"))) throw new CommandFailure(`${error.type}: ${error.message}`);
   throw new CommandFailure(httpRefusal(response.status, url));
 }
 
